@@ -1,0 +1,70 @@
+// Options several commands share, and the parse-and-help routine.
+#include "cli/command_options.hpp"
+
+#include <iostream>
+
+#include "core/error.hpp"
+#include "core/runtime/device.hpp"
+
+namespace robustscope::cli {
+
+void add_runtime_options(po::options_description& options, RuntimeOptions& runtime) {
+  options.add_options()("device", po::value(&runtime.device)->default_value(runtime.device),
+                        "auto | cpu | cuda | cuda:i")(
+      "threads", po::value(&runtime.threads)->default_value(runtime.threads),
+      "LibTorch intra-op threads (0: OMP_NUM_THREADS if set, else every core this process may "
+      "use)");
+}
+
+torch::Device apply_runtime_options(const RuntimeOptions& runtime) {
+  if (runtime.threads < 0) {
+    throw Error("--threads", "must be >= 0, got " + std::to_string(runtime.threads));
+  }
+  const torch::Device device = parse_device(runtime.device);
+  const int threads = configure_threads(runtime.threads);
+  std::cout << "device " << device << ", " << threads << " threads\n";
+  return device;
+}
+
+bool parse_command(const std::string& command, const std::string& summary,
+                   po::options_description& options, const Arguments& arguments) {
+  options.add_options()("help,h", "show this help");
+  po::variables_map values;
+  try {
+    po::store(po::command_line_parser(arguments).options(options).run(), values);
+    if (values.count("help")) {
+      std::cout << "usage: robustscope " << command << " [options]\n"
+                << summary << "\n\n"
+                << options << "\n";
+      return false;
+    }
+    po::notify(values);
+  } catch (const po::error& error) {
+    throw Error("robustscope " + command, std::string(error.what()) + " (see --help)");
+  }
+  return true;
+}
+
+std::map<std::string, int64_t> parse_integer_pairs(const std::vector<std::string>& items,
+                                                   const std::string& flag) {
+  std::map<std::string, int64_t> pairs;
+  for (const auto& item : items) {
+    const size_t equals = item.find('=');
+    size_t used = 0;
+    int64_t value = 0;
+    bool valid = equals != std::string::npos && equals > 0 && equals + 1 < item.size();
+    if (valid) {
+      try {
+        value = std::stoll(item.substr(equals + 1), &used);
+        valid = used == item.size() - equals - 1;
+      } catch (const std::exception&) {
+        valid = false;
+      }
+    }
+    if (!valid) throw Error(flag, "\"" + item + "\" is not key=integer");
+    pairs[item.substr(0, equals)] = value;
+  }
+  return pairs;
+}
+
+}  // namespace robustscope::cli

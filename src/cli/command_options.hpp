@@ -1,0 +1,35 @@
+// Options several commands share (device, threads, data), and the one parse-and-help routine.
+#pragma once
+
+#include <torch/types.h>
+#include <boost/program_options.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "cli/commands.hpp"
+
+namespace robustscope::cli {
+
+namespace po = boost::program_options;
+
+struct RuntimeOptions {
+  std::string device = "auto";
+  int threads = 0;  // 0: every core available
+};
+
+void add_runtime_options(po::options_description& options, RuntimeOptions& runtime);
+
+// Parses the device and sets the thread count; prints what is in force.
+torch::Device apply_runtime_options(const RuntimeOptions& runtime);
+
+// Parses `arguments` into `options`. Returns false when --help was given (after printing help).
+bool parse_command(const std::string& command, const std::string& summary,
+                   po::options_description& options, const Arguments& arguments);
+
+// "key=value" integer pairs (for --arch-arg). Throws Error naming the bad item.
+std::map<std::string, int64_t> parse_integer_pairs(const std::vector<std::string>& items,
+                                                   const std::string& flag);
+
+}  // namespace robustscope::cli

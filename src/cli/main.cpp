@@ -1,0 +1,55 @@
+// robustscope: dispatches to a subcommand and turns every error into a message and a non-zero exit.
+#include <c10/util/Exception.h>
+
+#include <iostream>
+#include <map>
+
+#include "cli/commands.hpp"
+#include "core/error.hpp"
+
+namespace {
+
+struct Command {
+  int (*run)(const robustscope::cli::Arguments&);
+  const char* summary;
+};
+
+const std::map<std::string, Command>& commands() {
+  static const std::map<std::string, Command> kCommands = {
+      {"train", {robustscope::cli::train_command, "train a built-in architecture"}},
+      {"eval", {robustscope::cli::eval_command, "evaluate a model on a data set"}},
+      {"info", {robustscope::cli::info_command, "print a checkpoint's metadata"}}};
+  return kCommands;
+}
+
+void print_usage(std::ostream& out) {
+  out << "usage: robustscope <command> [options]   (robustscope <command> --help)\n\ncommands:\n";
+  for (const auto& [name, command] : commands())
+    out << "  " << name << "\t" << command.summary << "\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    print_usage(argc < 2 ? std::cerr : std::cout);
+    return argc < 2 ? 2 : 0;
+  }
+  const auto command = commands().find(argv[1]);
+  if (command == commands().end()) {
+    std::cerr << "robustscope: command \"" << argv[1] << "\" is unknown\n";
+    print_usage(std::cerr);
+    return 2;
+  }
+  try {
+    return command->second.run(robustscope::cli::Arguments(argv + 2, argv + argc));
+  } catch (const robustscope::Error& error) {
+    std::cerr << "robustscope " << argv[1] << ": error: " << error.what() << "\n";
+  } catch (const c10::Error& error) {
+    std::cerr << "robustscope " << argv[1] << ": LibTorch error: " << error.what_without_backtrace()
+              << "\n";
+  } catch (const std::exception& error) {
+    std::cerr << "robustscope " << argv[1] << ": error: " << error.what() << "\n";
+  }
+  return 1;
+}

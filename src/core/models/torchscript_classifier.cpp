@@ -1,0 +1,43 @@
+// TorchScript models behind the Classifier interface.
+#include "core/models/torchscript_classifier.hpp"
+
+#include <filesystem>
+
+#include "core/error.hpp"
+
+namespace robustscope {
+
+TorchScriptClassifier::TorchScriptClassifier(const std::string& path, torch::Device device)
+    : path_(path) {
+  if (!std::filesystem::exists(path)) throw Error(path, "TorchScript model file does not exist");
+  try {
+    module_ = torch::jit::load(path, device);
+  } catch (const c10::Error& error) {
+    throw Error(path,
+                std::string("not a loadable TorchScript model: ") + error.what_without_backtrace());
+  }
+  module_.eval();
+}
+
+torch::Tensor TorchScriptClassifier::forward(const torch::Tensor& images) {
+  const c10::IValue output = module_.forward({images});
+  if (!output.isTensor()) {
+    throw Error(path_,
+                "the TorchScript model returns " + output.tagKind() + ", expected a logits tensor");
+  }
+  return output.toTensor();
+}
+
+void TorchScriptClassifier::set_training(bool training) { module_.train(training); }
+
+void TorchScriptClassifier::to(torch::Device device) { module_.to(device); }
+
+std::vector<torch::Tensor> TorchScriptClassifier::parameters() {
+  std::vector<torch::Tensor> parameters;
+  for (const auto& parameter : module_.parameters()) parameters.push_back(parameter);
+  return parameters;
+}
+
+std::string TorchScriptClassifier::description() const { return "torchscript(" + path_ + ")"; }
+
+}  // namespace robustscope

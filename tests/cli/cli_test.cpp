@@ -1,0 +1,90 @@
+// The robustscope executable: train, eval and info end to end, and errors as messages with exit
+// codes.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "support/temp_dir.hpp"
+
+namespace robustscope {
+namespace {
+
+using testing::run_command;
+using testing::TempDir;
+
+std::string robustscope(const std::string& arguments) {
+  return std::string(ROBUSTSCOPE_BINARY) + " " + arguments;
+}
+
+TEST(Cli, TrainWritesACheckpointThatEvalAndInfoRead) {
+  TempDir dir;
+  const std::string data = " --data-dir " + testing::data_dir();
+  const auto trained =
+      run_command(robustscope("train --arch mlp --arch-arg hidden=32 --epochs 3 "
+                              "--batch-size 32 --train-limit 500 --seed 3 --threads 1 --output " +
+                              dir.file("mlp.pt") + data));
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(trained.output, match, std::regex("test accuracy ([0-9.]+)")))
+      << trained.output;
+  const std::string accuracy = match[1];
+  EXPECT_GT(std::stod(accuracy), 0.5);
+  EXPECT_NE(trained.output.find("samples/s"), std::string::npos);
+
+  const auto evaluated = run_command(robustscope("eval --model " + dir.file("mlp.pt") + data));
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
+  EXPECT_NE(evaluated.output.find("clean accuracy " + accuracy), std::string::npos)
+      << evaluated.output;
+
+  const auto info = run_command(robustscope("info --model " + dir.file("mlp.pt")));
+  ASSERT_EQ(info.exit_code, 0) << info.output;
+  EXPECT_NE(info.output.find("architecture=mlp\n"), std::string::npos);
+  EXPECT_NE(info.output.find("architecture.argument.hidden=32\n"), std::string::npos);
+  EXPECT_NE(info.output.find("recipe.name=natural\n"), std::string::npos);
+  EXPECT_NE(info.output.find("recipe.train_samples=500\n"), std::string::npos);
+  EXPECT_NE(info.output.find("seed=3\n"), std::string::npos);
+}
+
+TEST(Cli, BadInputGivesAMessageAndANonZeroExit) {
+  TempDir dir;
+  const auto unknown_arch =
+      run_command(robustscope("train --arch resnet9 --output " + dir.file("x.pt")));
+  EXPECT_EQ(unknown_arch.exit_code, 1);
+  EXPECT_NE(unknown_arch.output.find("\"resnet9\" is unknown"), std::string::npos)
+      << unknown_arch.output;
+
+  const auto no_output = run_command(robustscope("train --epochs 1"));
+  EXPECT_EQ(no_output.exit_code, 1);
+  EXPECT_NE(no_output.output.find("--output"), std::string::npos) << no_output.output;
+
+  const auto bad_value = run_command(robustscope("train --epochs many --output x.pt"));
+  EXPECT_EQ(bad_value.exit_code, 1);
+  EXPECT_NE(bad_value.output.find("epochs"), std::string::npos) << bad_value.output;
+
+  const auto unknown_command = run_command(robustscope("attack"));
+  EXPECT_EQ(unknown_command.exit_code, 2);
+  EXPECT_NE(unknown_command.output.find("command \"attack\" is unknown"), std::string::npos);
+
+  const auto bad_device = run_command(robustscope("eval --model x.pt --device tpu"));
+  EXPECT_EQ(bad_device.exit_code, 1);
+
+  const auto missing_model = run_command(robustscope("eval --model " + dir.file("absent.pt")));
+  EXPECT_EQ(missing_model.exit_code, 1);
+  EXPECT_NE(missing_model.output.find("absent.pt"), std::string::npos) << missing_model.output;
+
+  const auto bad_arch_arg = run_command(robustscope("train --arch-arg width --output x.pt"));
+  EXPECT_EQ(bad_arch_arg.exit_code, 1);
+  EXPECT_NE(bad_arch_arg.output.find("\"width\" is not key=integer"), std::string::npos)
+      << bad_arch_arg.output;
+}
+
+TEST(Cli, NoCudaMeansAClearErrorNotASilentFallback) {
+  const auto result = run_command(robustscope("eval --model x.pt --device cuda:0"));
+  if (result.output.find("sees no CUDA device") == std::string::npos) {
+    GTEST_SKIP() << "CUDA is present on this machine";
+  }
+  EXPECT_EQ(result.exit_code, 1);
+}
+
+}  // namespace
+}  // namespace robustscope
