@@ -79,7 +79,7 @@ TEST(Cli, BadInputGivesAMessageAndANonZeroExit) {
 }
 
 TEST(Cli, NoCudaMeansAClearErrorNotASilentFallback) {
-  const auto result = run_command(robustscope("eval --model x.pt --device cuda:0"));
+  const auto result = run_command(robustscope("eval --torchscript x.pt --dataset mnist --device cuda:0"));
   if (result.output.find("sees no CUDA device") == std::string::npos) {
     GTEST_SKIP() << "CUDA is present on this machine";
   }
