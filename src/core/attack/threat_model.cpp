@@ -1,0 +1,121 @@
+// Threat model: projection, ascent direction, random starts.
+#include "core/attack/threat_model.hpp"
+
+#include <torch/torch.h>
+
+#include "core/error.hpp"
+
+namespace robustscope {
+namespace {
+
+constexpr double kTiny = 1e-12;  // guards divisions by a zero norm
+
+torch::Tensor per_sample_view(const torch::Tensor& values, const torch::Tensor& like) {
+  std::vector<int64_t> shape(like.dim(), 1);
+  shape[0] = like.size(0);
+  return values.view(shape);
+}
+
+torch::Tensor l2_norms(const torch::Tensor& x) { return x.flatten(1).norm(2, 1); }
+
+}  // namespace
+
+Norm parse_norm(const std::string& text) {
+  if (text == "linf") return Norm::kLinf;
+  if (text == "l2") return Norm::kL2;
+  throw Error("norm", "\"" + text + "\" is unknown (known: linf, l2)");
+}
+
+std::string norm_name(Norm norm) { return norm == Norm::kLinf ? "linf" : "l2"; }
+
+torch::Tensor ThreatModel::project(const torch::Tensor& perturbed, const torch::Tensor& clean) const {
+  torch::Tensor delta = perturbed - clean;
+  if (norm == Norm::kLinf) {
+    delta = delta.clamp(-epsilon, epsilon);
+  } else {
+    const torch::Tensor scale = (epsilon / (l2_norms(delta) + kTiny)).clamp_max(1.0);
+    delta = delta * per_sample_view(scale, delta);
+  }
+  return (clean + delta).clamp(0.0, 1.0);
+}
+
+torch::Tensor ThreatModel::ascent_direction(const torch::Tensor& gradient) const {
+  if (norm == Norm::kLinf) return gradient.sign();
+  return gradient / per_sample_view(l2_norms(gradient) + kTiny, gradient);
+}
+
+torch::Tensor ThreatModel::distance(const torch::Tensor& perturbed, const torch::Tensor& clean) const {
+  const torch::Tensor delta = (perturbed - clean).flatten(1);
+  return norm == Norm::kLinf ? delta.abs().amax(1) : delta.norm(2, 1);
+}
+
+RandomStart parse_random_start(const std::string& text) {
+  if (text == "none") return RandomStart::kNone;
+  if (text == "uniform") return RandomStart::kUniform;
+  if (text == "gaussian") return RandomStart::kGaussian;
+  if (text == "boundary") return RandomStart::kBoundary;
+  throw Error("random_start", "\"" + text + "\" is unknown (known: none, uniform, gaussian, boundary)");
+}
+
+std::string random_start_name(RandomStart start) {
+  switch (start) {
+    case RandomStart::kNone: return "none";
+    case RandomStart::kUniform: return "uniform";
+    case RandomStart::kGaussian: return "gaussian";
+    case RandomStart::kBoundary: return "boundary";
+  }
+  return "none";
+}
+
+uint64_t sample_seed(uint64_t seed, int64_t sample_id, int64_t stream) {
+  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (static_cast<uint64_t>(sample_id) * 131 +
+                                               static_cast<uint64_t>(stream) + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+torch::Tensor random_start(const ThreatModel& threat, RandomStart kind, double gaussian_scale,
+                           const torch::Tensor& clean, const torch::Tensor& sample_ids,
+                           uint64_t seed, int64_t restart) {
+  if (kind == RandomStart::kNone) return clean.clone();
+  const auto sample_shape = clean.sizes().slice(1);
+  const int64_t dims = clean[0].numel();
+  const auto ids = sample_ids.to(torch::kCPU).contiguous();
+  std::vector<torch::Tensor> deltas;
+  deltas.reserve(clean.size(0));
+  for (int64_t i = 0; i < clean.size(0); ++i) {
+    auto generator = at::detail::createCPUGenerator(sample_seed(seed, ids[i].item<int64_t>(), restart));
+    torch::Tensor delta;
+    switch (kind) {
+      case RandomStart::kGaussian:
+        delta = gaussian_scale * torch::randn(sample_shape, generator);
+        break;
+      case RandomStart::kUniform:
+        if (threat.norm == Norm::kLinf) {
+          delta = threat.epsilon * (2 * torch::rand(sample_shape, generator) - 1);
+        } else {
+          const torch::Tensor direction = torch::randn(sample_shape, generator);
+          const double radius =
+              threat.epsilon * std::pow(torch::rand({1}, generator).item<double>(), 1.0 / dims);
+          delta = direction * (radius / (direction.norm().item<double>() + kTiny));
+        }
+        break;
+      case RandomStart::kBoundary:
+        if (threat.norm == Norm::kLinf) {
+          const torch::Tensor t = 2 * torch::rand(sample_shape, generator) - 1;
+          delta = threat.epsilon * t / (t.abs().max() + kTiny);
+        } else {
+          const torch::Tensor t = torch::randn(sample_shape, generator);
+          delta = threat.epsilon * t / (t.norm() + kTiny);
+        }
+        break;
+      case RandomStart::kNone:
+        break;
+    }
+    deltas.push_back(delta);
+  }
+  return threat.project(clean + torch::stack(deltas).to(clean.device(), clean.scalar_type()), clean);
+}
+
+}  // namespace robustscope

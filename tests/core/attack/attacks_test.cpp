@@ -1,0 +1,177 @@
+// Every attack: inside the ball and the box, per-sample determinism, ensemble and transfer semantics,
+// and clear refusals of bad settings.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "core/attack/attacks.hpp"
+#include "core/runtime/device.hpp"
+#include "support/models.hpp"
+#include "support/temp_dir.hpp"
+
+namespace robustscope {
+namespace {
+
+struct Fixture {
+  BuiltinClassifier model;
+  torch::Tensor images, labels, ids;
+};
+
+Fixture random_cnn_and_data(int64_t count) {
+  seed_all(21);
+  Fixture f{BuiltinClassifier(ArchitectureConfig::for_dataset("small-cnn", dataset_info("mnist"),
+                                                              {{"channels", 4}, {"hidden", 32}})),
+            {}, {}, {}};
+  f.model.set_training(false);
+  auto generator = at::detail::createCPUGenerator(3);
+  f.images = torch::rand({count, 1, 28, 28}, generator);
+  torch::NoGradGuard no_grad;
+  f.labels = f.model.forward(f.images).argmax(1);  // every sample starts correctly classified
+  f.ids = torch::arange(count);
+  return f;
+}
+
+AttackConfig attack(const std::string& name, Norm norm, double epsilon) {
+  AttackConfig config;
+  config.name = name;
+  config.norm = norm;
+  config.epsilon = epsilon;
+  config.steps = 10;
+  config.restarts = 2;
+  config.target_classes = 3;
+  config.binary_search_steps = 3;
+  config.random_start = "";
+  return config;
+}
+
+class EveryAttack : public ::testing::TestWithParam<std::tuple<std::string, Norm>> {};
+
+TEST_P(EveryAttack, AdversarialExamplesStayInTheBallAndTheBox) {
+  const auto& [name, norm] = GetParam();
+  if (name == "cw-l2" && norm == Norm::kLinf) GTEST_SKIP() << "cw-l2 is an L2 attack";
+  Fixture f = random_cnn_and_data(12);
+  const double epsilon = norm == Norm::kLinf ? 0.1 : 1.0;
+  const AttackConfig config = attack(name, norm, epsilon);
+  const AttackOutcome outcome = run_attack(f.model, f.images, f.labels, f.ids, config);
+  EXPECT_TRUE((outcome.perturbation_norm <= epsilon + 1e-5).all().item<bool>()) << outcome.perturbation_norm;
+  EXPECT_GE(outcome.adversarial.min().item<float>(), 0.0f);
+  EXPECT_LE(outcome.adversarial.max().item<float>(), 1.0f);
+  // The verdicts agree with the model at the returned points.
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::equal(outcome.broken, f.model.forward(outcome.adversarial).argmax(1).ne(f.labels)));
+  EXPECT_TRUE(torch::equal(outcome.broken, outcome.margin < 0));
+  EXPECT_GT(outcome.forward_backward_passes, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, EveryAttack,
+    ::testing::Combine(::testing::Values("fgsm", "bim", "pgd", "apgd-ce", "apgd-dlr", "apgd-t", "cw-l2"),
+                       ::testing::Values(Norm::kLinf, Norm::kL2)),
+    [](const auto& info) {
+      std::string name = std::get<0>(info.param) + "_" + norm_name(std::get<1>(info.param));
+      for (char& ch : name) if (ch == '-') ch = '_';
+      return name;
+    });
+
+TEST(Attacks, ASamplesOutcomeDoesNotDependOnItsBatch) {
+  Fixture f = random_cnn_and_data(10);
+  const AttackConfig config = attack("pgd", Norm::kLinf, 0.1);
+  const AttackOutcome whole = run_attack(f.model, f.images, f.labels, f.ids, config);
+  const AttackOutcome part = run_attack(f.model, f.images.slice(0, 4, 7), f.labels.slice(0, 4, 7),
+                                        f.ids.slice(0, 4, 7), config);
+  EXPECT_TRUE(torch::allclose(part.adversarial, whole.adversarial.slice(0, 4, 7), 1e-5, 1e-5));
+  EXPECT_TRUE(torch::equal(part.broken, whole.broken.slice(0, 4, 7)));
+}
+
+TEST(Attacks, EnsembleBreaksExactlyTheUnionOfItsMembers) {
+  // A linear model: its margins vary from sample to sample, so a small ε breaks some but not all.
+  Fixture f{testing::linear_model(28, 28, 10, 5), {}, {}, torch::arange(24)};
+  f.images = random_cnn_and_data(24).images;
+  {
+    torch::NoGradGuard no_grad;
+    f.labels = f.model.forward(f.images).argmax(1);
+  }
+  const double epsilon = 0.004;
+  const std::vector<AttackConfig> members = {attack("fgsm", Norm::kLinf, epsilon),
+                                             attack("pgd", Norm::kLinf, epsilon),
+                                             attack("apgd-dlr", Norm::kLinf, epsilon)};
+  torch::Tensor union_broken = torch::zeros({24}, torch::kBool);
+  for (const auto& member : members) {
+    union_broken |= run_attack(f.model, f.images, f.labels, f.ids, member).broken;
+  }
+  const AttackOutcome ensemble = run_ensemble(f.model, f.images, f.labels, f.ids, members);
+  EXPECT_TRUE(torch::equal(ensemble.broken, union_broken));
+  EXPECT_TRUE(torch::equal(ensemble.broken, ensemble.broken_by >= 0));
+  EXPECT_GT(union_broken.sum().item<int64_t>(), 0) << "epsilon too small for a meaningful test";
+  EXPECT_LT(union_broken.sum().item<int64_t>(), 24) << "epsilon too large for a meaningful test";
+}
+
+TEST(Attacks, MisclassifiedSamplesCountAsBrokenWithoutBeingAttacked) {
+  Fixture f = random_cnn_and_data(6);
+  const torch::Tensor wrong_labels = (f.labels + 1) % 10;
+  const AttackOutcome outcome = run_attack(f.model, f.images, wrong_labels, f.ids, attack("pgd", Norm::kLinf, 0.1));
+  EXPECT_TRUE(outcome.broken.all().item<bool>());
+  EXPECT_TRUE((outcome.broken_by == -2).all().item<bool>());
+  EXPECT_EQ(outcome.forward_backward_passes, 0);
+  EXPECT_TRUE(torch::equal(outcome.adversarial, f.images));
+}
+
+TEST(Attacks, TransferFromTheModelItselfEqualsTheWhiteBoxAttack) {
+  Fixture f = random_cnn_and_data(10);
+  const AttackConfig config = attack("bim", Norm::kLinf, 0.05);
+  const AttackOutcome white_box = run_attack(f.model, f.images, f.labels, f.ids, config);
+  const AttackOutcome transfer = run_transfer_attack(f.model, f.model, f.images, f.labels, f.ids, config);
+  EXPECT_TRUE(torch::equal(transfer.broken, white_box.broken));
+}
+
+TEST(Attacks, FgsmIsOneSignStepOfEpsilon) {
+  BuiltinClassifier model = testing::linear_model(4, 5, 2, 3);
+  const auto [weight, bias] = testing::linear_weights(model);
+  const torch::Tensor x = torch::full({1, 1, 4, 5}, 0.5);
+  torch::Tensor label;
+  {
+    torch::NoGradGuard no_grad;
+    label = model.forward(x).argmax(1);
+  }
+  AttackConfig config = attack("fgsm", Norm::kLinf, 0.01);
+  config.loss = "margin";
+  const AttackOutcome outcome = run_attack(model, x, label, torch::arange(1), config);
+  const int64_t t = label.item<int64_t>();
+  const torch::Tensor expected = x + 0.01 * (weight[1 - t] - weight[t]).sign().view({1, 1, 4, 5});
+  EXPECT_TRUE(torch::allclose(outcome.adversarial, expected)) << "broken: " << outcome.broken;
+}
+
+TEST(Attacks, BadSettingsAreRefusedWithTheirNames) {
+  Fixture f = random_cnn_and_data(2);
+  AttackConfig config;
+  config.name = "pgdd";
+  EXPECT_ERROR_CONTAINING(config.validate(), "attack: \"pgdd\" is unknown (known: fgsm, bim, pgd, apgd-ce, apgd-dlr, apgd-t, cw-l2)");
+  config = AttackConfig();
+  config.epsilon = -0.1;
+  EXPECT_ERROR_CONTAINING(run_attack(f.model, f.images, f.labels, f.ids, config), "epsilon: must be a finite number >= 0, got -0.1");
+  config = AttackConfig();
+  config.steps = 0;
+  EXPECT_ERROR_CONTAINING(config.validate(), "steps: must be at least 1, got 0");
+  config = AttackConfig();
+  config.name = "cw-l2";
+  EXPECT_ERROR_CONTAINING(config.validate(), "cw-l2 is an L2 attack");
+  config = AttackConfig();
+  config.loss = "hinge";
+  EXPECT_ERROR_CONTAINING(config.validate(), "\"hinge\" is unknown (known: ce, margin, dlr, dlr-targeted)");
+  EXPECT_ERROR_CONTAINING(config.set("epsilon", "0.3x"), "\"0.3x\" is not a number");
+  EXPECT_ERROR_CONTAINING(config.set("eps", "0.3"), "\"eps\" is unknown");
+  EXPECT_ERROR_CONTAINING(config.set("norm", "l1"), "\"l1\" is unknown (known: linf, l2)");
+}
+
+TEST(Attacks, NanLogitsStopTheAttackWithAClearError) {
+  Fixture f = random_cnn_and_data(2);
+  {
+    torch::NoGradGuard no_grad;
+    f.model.parameters().back().fill_(std::numeric_limits<float>::quiet_NaN());
+  }
+  EXPECT_ERROR_CONTAINING(run_attack(f.model, f.images, torch::zeros({2}, torch::kInt64), f.ids,
+                                     attack("pgd", Norm::kLinf, 0.1)),
+                          "NaN or infinite");
+}
+
+}  // namespace
+}  // namespace robustscope

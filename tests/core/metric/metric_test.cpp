@@ -1,0 +1,180 @@
+// The robustness metric: an upper bound on sampled divergences, invariances, options and summaries.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "core/attack/threat_model.hpp"
+#include "core/metric/divergence.hpp"
+#include "core/metric/robustness_metric.hpp"
+#include "core/runtime/device.hpp"
+#include "support/models.hpp"
+#include "support/temp_dir.hpp"
+
+namespace robustscope {
+namespace {
+
+BuiltinClassifier small_mlp(uint64_t seed) {
+  seed_all(seed);
+  BuiltinClassifier model(ArchitectureConfig::for_dataset("mlp", dataset_info("mnist"), {{"hidden", 64}, {"layers", 2}}));
+  model.set_training(false);
+  return model;
+}
+
+torch::Tensor images(int64_t count, uint64_t seed) {
+  auto generator = at::detail::createCPUGenerator(seed);
+  return torch::rand({count, 1, 28, 28}, generator);
+}
+
+// Linear layers of an mlp in order.
+std::vector<torch::nn::Linear> linears(BuiltinClassifier& model) {
+  std::vector<torch::nn::Linear> layers;
+  for (const auto& module : model.network()->modules(/*include_self=*/false)) {
+    if (auto linear = std::dynamic_pointer_cast<torch::nn::LinearImpl>(module)) layers.emplace_back(linear);
+  }
+  return layers;
+}
+
+TEST(Metric, IsAtLeastTheDivergenceAtAThousandRandomPointsOfTheBall) {
+  BuiltinClassifier model = small_mlp(1);
+  const torch::Tensor x = images(6, 2);
+  for (const Norm norm : {Norm::kLinf, Norm::kL2}) {
+    MetricConfig config;
+    config.norm = norm;
+    config.epsilon = norm == Norm::kLinf ? 0.1 : 2.0;
+    const MetricResult result = compute_metric(model, x, torch::arange(6), config);
+    const ThreatModel threat{norm, config.epsilon};
+    for (int64_t i = 0; i < 6; ++i) {
+      const torch::Tensor clean = x[i].unsqueeze(0).expand({1000, 1, 28, 28});
+      const torch::Tensor points =
+          random_start(threat, RandomStart::kUniform, 0, clean, torch::arange(1000) + 1000 * i, 99, 0);
+      const double sampled = prediction_divergence(model, clean, points, config).max().item<double>();
+      EXPECT_GE(result.value[i].item<double>(), sampled) << "sample " << i << ", " << norm_name(norm);
+    }
+    EXPECT_TRUE((threat.distance(result.maximiser, x) <= config.epsilon + 1e-5).all().item<bool>());
+    // ψ is the divergence at the returned maximiser.
+    EXPECT_TRUE(torch::allclose(prediction_divergence(model, x, result.maximiser, config), result.value, 1e-4, 1e-6));
+  }
+}
+
+TEST(Metric, ScalingTheLastLayerChangesTheRawMetricButNotTheNormalisedOne) {
+  const torch::Tensor x = images(8, 3);
+  MetricConfig normalised, raw;
+  normalised.epsilon = raw.epsilon = 0.1;
+  raw.normalization = "none";
+  std::map<double, MetricResult> by_scale_normalised, by_scale_raw;
+  std::map<double, torch::Tensor> predictions;
+  for (double scale : {0.1, 1.0, 10.0}) {
+    BuiltinClassifier model = small_mlp(4);
+    {
+      torch::NoGradGuard no_grad;
+      auto last = linears(model).back();
+      last->weight.mul_(scale);
+      last->bias.mul_(scale);
+      predictions[scale] = model.forward(x).argmax(1);
+    }
+    by_scale_normalised[scale] = compute_metric(model, x, torch::arange(8), normalised);
+    by_scale_raw[scale] = compute_metric(model, x, torch::arange(8), raw);
+  }
+  for (double scale : {0.1, 10.0}) {
+    EXPECT_TRUE(torch::equal(predictions[scale], predictions[1.0]));
+    // Sign ascent is not smooth: float rounding may tip a path, hence 1% rather than bit equality.
+    EXPECT_TRUE(torch::allclose(by_scale_normalised[scale].value, by_scale_normalised[1.0].value, 1e-2, 1e-6))
+        << "scale " << scale;
+    const double raw_ratio = (by_scale_raw[scale].value.mean() / by_scale_raw[1.0].value.mean()).item<double>();
+    EXPECT_TRUE(raw_ratio < 0.5 || raw_ratio > 2.0) << "raw metric ratio " << raw_ratio << " at scale " << scale;
+  }
+}
+
+TEST(Metric, RescalingTwoConsecutiveReluLayersLeavesLogitsAndMetricEqual) {
+  const torch::Tensor x = images(8, 5);
+  MetricConfig config;
+  config.epsilon = 0.1;
+  BuiltinClassifier reference = small_mlp(6);
+  const MetricResult expected = compute_metric(reference, x, torch::arange(8), config);
+  for (double a : {0.25, 4.0}) {
+    BuiltinClassifier model = small_mlp(6);
+    {
+      torch::NoGradGuard no_grad;
+      auto layers = linears(model);
+      // ReLU(a·z) = a·ReLU(z) for a > 0: the next layer's 1/a undoes it.
+      layers[0]->weight.mul_(a);
+      layers[0]->bias.mul_(a);
+      layers[1]->weight.div_(a);
+      EXPECT_TRUE(torch::allclose(model.forward(x), reference.forward(x), 1e-4, 1e-5));
+    }
+    const MetricResult result = compute_metric(model, x, torch::arange(8), config);
+    EXPECT_TRUE(torch::allclose(result.value, expected.value, 1e-2, 1e-6)) << "a = " << a;
+  }
+}
+
+TEST(Metric, RecordsClassesStepsTraceAndPasses) {
+  BuiltinClassifier model = small_mlp(7);
+  const torch::Tensor x = images(5, 6);
+  MetricConfig config;
+  config.epsilon = 0.2;
+  config.steps = 7;
+  config.restarts = 2;
+  config.record_trace = true;
+  const MetricResult result = compute_metric(model, x, torch::arange(5), config);
+  EXPECT_EQ(result.trace.sizes(), torch::IntArrayRef({5, 2, 8}));
+  // The value is the maximum of the trace, reached at the recorded step.
+  const torch::Tensor trace_max = std::get<0>(result.trace.flatten(1).max(1));
+  EXPECT_TRUE(torch::allclose(trace_max, result.value, 1e-5, 1e-7));
+  EXPECT_EQ(result.forward_backward_passes, 5 * 2 * 7);
+  EXPECT_TRUE((result.best_step >= 0).all().item<bool>() && (result.best_step <= 7).all().item<bool>());
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::equal(result.clean_class, model.forward(x).argmax(1)));
+}
+
+TEST(Divergence, KnownValuesAndIdentities) {
+  const torch::Tensor p = torch::log(torch::tensor({{0.5, 0.5}, {0.9, 0.1}}, torch::kFloat64));
+  const torch::Tensor q = torch::log(torch::tensor({{0.5, 0.5}, {0.5, 0.5}}, torch::kFloat64));
+  const torch::Tensor kl = divergence(p, q, "kl");
+  EXPECT_NEAR(kl[0].item<double>(), 0.0, 1e-12);
+  EXPECT_NEAR(kl[1].item<double>(), 0.9 * std::log(1.8) + 0.1 * std::log(0.2), 1e-12);
+  EXPECT_TRUE(torch::allclose(divergence(p, q, "reverse-kl"), divergence(q, p, "kl")));
+  EXPECT_TRUE(torch::allclose(divergence(p, q, "symmetric-kl"), kl + divergence(q, p, "kl")));
+  const torch::Tensor disjoint_p = torch::log(torch::tensor({{1.0 - 1e-15, 1e-15}}, torch::kFloat64));
+  const torch::Tensor disjoint_q = torch::log(torch::tensor({{1e-15, 1.0 - 1e-15}}, torch::kFloat64));
+  EXPECT_NEAR(divergence(disjoint_p, disjoint_q, "js").item<double>(), std::log(2.0), 1e-9);
+  EXPECT_ERROR_CONTAINING(divergence(p, q, "hellinger"), "\"hellinger\" is unknown");
+}
+
+TEST(Divergence, NormalisationsRemoveTheLogitScale) {
+  auto generator = at::detail::createCPUGenerator(8);
+  const torch::Tensor z = torch::randn({4, 10}, generator);
+  EXPECT_TRUE(torch::allclose(normalize_logits(z, "standardize", 0), normalize_logits(3 * z + 2, "standardize", 0), 1e-5));
+  EXPECT_TRUE(torch::allclose(normalize_logits(z, "l2", 0), normalize_logits(7 * z, "l2", 0), 1e-5));
+  EXPECT_TRUE(torch::allclose(normalize_logits(z, "l2", 0).norm(2, 1), torch::full({4}, std::sqrt(10.0))));
+  EXPECT_TRUE(torch::allclose(normalize_logits(z, "l2", 2.0).norm(2, 1), torch::full({4}, 2.0)));
+  EXPECT_TRUE(torch::equal(normalize_logits(z, "none", 0), z));
+}
+
+TEST(MetricSummary, StatisticsAndBootstrapInterval) {
+  const torch::Tensor values = torch::arange(1, 101, torch::kFloat64);  // 1..100
+  const MetricSummary summary = summarize_metric(values, 2000, 0.95, 3);
+  EXPECT_DOUBLE_EQ(summary.mean, 50.5);
+  EXPECT_DOUBLE_EQ(summary.median, 50.5);
+  EXPECT_NEAR(summary.quantiles.at(0.25), 25.75, 1e-9);
+  EXPECT_LT(summary.ci_low, 50.5);
+  EXPECT_GT(summary.ci_high, 50.5);
+  // The percentile interval's half-width is near 1.96·σ/√n = 1.96·29.01/10 ≈ 5.7.
+  EXPECT_NEAR((summary.ci_high - summary.ci_low) / 2, 5.7, 0.8);
+  const MetricSummary again = summarize_metric(values, 2000, 0.95, 3);
+  EXPECT_EQ(summary.ci_low, again.ci_low);
+}
+
+TEST(Metric, BadSettingsAreRefused) {
+  MetricConfig config;
+  config.random_start = "none";
+  EXPECT_ERROR_CONTAINING(config.validate(), "exactly zero at the clean input");
+  config = MetricConfig();
+  config.epsilon = -1;
+  EXPECT_ERROR_CONTAINING(config.validate(), "epsilon: must be a finite number > 0, got -1");
+  config = MetricConfig();
+  config.normalization = "softmax";
+  EXPECT_ERROR_CONTAINING(config.validate(), "\"softmax\" is unknown (known: none, standardize, l2)");
+  EXPECT_ERROR_CONTAINING(config.set("divergnce", "kl"), "\"divergnce\" is unknown");
+}
+
+}  // namespace
+}  // namespace robustscope
