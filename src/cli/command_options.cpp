@@ -45,6 +45,19 @@ bool parse_command(const std::string& command, const std::string& summary,
   return true;
 }
 
+std::vector<std::pair<std::string, std::string>> parse_pairs(const std::vector<std::string>& items,
+                                                             const std::string& flag) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (const auto& item : items) {
+    const size_t equals = item.find('=');
+    if (equals == std::string::npos || equals == 0 || equals + 1 == item.size()) {
+      throw Error(flag, "\"" + item + "\" is not key=value");
+    }
+    pairs.emplace_back(item.substr(0, equals), item.substr(equals + 1));
+  }
+  return pairs;
+}
+
 std::map<std::string, int64_t> parse_integer_pairs(const std::vector<std::string>& items,
                                                    const std::string& flag) {
   std::map<std::string, int64_t> pairs;

@@ -28,6 +28,10 @@ torch::Device apply_runtime_options(const RuntimeOptions& runtime);
 bool parse_command(const std::string& command, const std::string& summary,
                    po::options_description& options, const Arguments& arguments);
 
+// "key=value" pairs (for --metric-arg). Throws Error naming the bad item.
+std::vector<std::pair<std::string, std::string>> parse_pairs(const std::vector<std::string>& items,
+                                                             const std::string& flag);
+
 // "key=value" integer pairs (for --arch-arg). Throws Error naming the bad item.
 std::map<std::string, int64_t> parse_integer_pairs(const std::vector<std::string>& items,
                                                    const std::string& flag);

@@ -2,6 +2,7 @@
 // codes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <regex>
 
 #include "support/temp_dir.hpp"
@@ -33,7 +34,7 @@ TEST(Cli, TrainWritesACheckpointThatEvalAndInfoRead) {
 
   const auto evaluated = run_command(robustscope("eval --model " + dir.file("mlp.pt") + data));
   ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
-  EXPECT_NE(evaluated.output.find("clean accuracy " + accuracy), std::string::npos)
+  EXPECT_TRUE(std::regex_search(evaluated.output, std::regex("clean +clean +" + accuracy)))
       << evaluated.output;
 
   const auto info = run_command(robustscope("info --model " + dir.file("mlp.pt")));
@@ -43,6 +44,41 @@ TEST(Cli, TrainWritesACheckpointThatEvalAndInfoRead) {
   EXPECT_NE(info.output.find("recipe.name=natural\n"), std::string::npos);
   EXPECT_NE(info.output.find("recipe.train_samples=500\n"), std::string::npos);
   EXPECT_NE(info.output.find("seed=3\n"), std::string::npos);
+}
+
+TEST(Cli, EvalRunsAttacksAndTheMetricAndWritesOneRowPerSample) {
+  TempDir dir;
+  const std::string data = " --data-dir " + testing::data_dir();
+  ASSERT_EQ(run_command(robustscope("train --arch mlp --arch-arg hidden=32 --epochs 2 --batch-size 32 "
+                                    "--train-limit 500 --threads 1 --output " + dir.file("m.pt") + data))
+                .exit_code, 0);
+  const auto result = run_command(robustscope(
+      "eval --model " + dir.file("m.pt") + data + " --limit 40 --epsilon 0.1 --attack fgsm "
+      "--attack pgd:steps=5,restarts=2 --ensemble --metric --metric-arg steps=5 --threads 1 --output " +
+      dir.file("samples.csv")));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("attack1    fgsm(epsilon=0.1"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("restarts=2"), std::string::npos);
+  EXPECT_NE(result.output.find("worst case over attack1..attack2"), std::string::npos);
+  EXPECT_NE(result.output.find("psi mean"), std::string::npos);
+  const std::string csv = testing::read_file(dir.file("samples.csv"));
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "sample,label,attack1.broken,attack1.norm,attack1.margin,attack2.broken,attack2.norm,"
+            "attack2.margin,ensemble.broken,ensemble.norm,ensemble.margin,ensemble.broken_by,"
+            "metric.psi,metric.clean_class,metric.worst_class,metric.best_step");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 41);
+
+  const auto unknown_attack = run_command(robustscope("eval --model " + dir.file("m.pt") + data + " --attack pgdd"));
+  EXPECT_EQ(unknown_attack.exit_code, 1);
+  EXPECT_NE(unknown_attack.output.find("attack: \"pgdd\" is unknown (known: fgsm, bim, pgd"), std::string::npos)
+      << unknown_attack.output;
+  const auto negative = run_command(robustscope("eval --model " + dir.file("m.pt") + data + " --attack pgd:epsilon=-0.1"));
+  EXPECT_EQ(negative.exit_code, 1);
+  EXPECT_NE(negative.output.find("epsilon: must be a finite number >= 0, got -0.1"), std::string::npos)
+      << negative.output;
+  const auto bad_metric = run_command(robustscope("eval --model " + dir.file("m.pt") + data + " --metric --metric-arg random_start=none"));
+  EXPECT_EQ(bad_metric.exit_code, 1);
+  EXPECT_NE(bad_metric.output.find("exactly zero at the clean input"), std::string::npos) << bad_metric.output;
 }
 
 TEST(Cli, BadInputGivesAMessageAndANonZeroExit) {

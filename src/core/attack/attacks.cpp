@@ -222,21 +222,10 @@ Candidates craft(Classifier& model, const torch::Tensor& images, const torch::Te
   return candidates;
 }
 
-// Logits-based per-sample verdict at `adversarial`.
-void judge(Classifier& model, const torch::Tensor& images, const torch::Tensor& labels,
-           const ThreatModel& threat, AttackOutcome& outcome) {
-  torch::NoGradGuard no_grad;
-  const torch::Tensor logits = model.forward(outcome.adversarial);
-  outcome.forward_passes += images.size(0);
-  outcome.margin = logit_margin(logits, labels);
-  outcome.broken = logits.argmax(1).ne(labels);
-  outcome.perturbation_norm = threat.distance(outcome.adversarial, images);
-}
-
-torch::Tensor clean_predictions(Classifier& model, const torch::Tensor& images) {
+torch::Tensor clean_logits(Classifier& model, const torch::Tensor& images) {
   torch::NoGradGuard no_grad;
   model.set_training(false);
-  return model.forward(images).argmax(1);
+  return model.forward(images);
 }
 
 }  // namespace
@@ -253,31 +242,38 @@ AttackOutcome run_ensemble(Classifier& model, const torch::Tensor& images,
   for (const auto& attack : attacks) attack.validate();
   AttackOutcome outcome;
   outcome.adversarial = images.clone();
-  const torch::Tensor correct = clean_predictions(model, images).eq(labels);
+  const torch::Tensor logits = clean_logits(model, images);
+  const torch::Tensor correct = logits.argmax(1).eq(labels);
   outcome.forward_passes = images.size(0);
+  outcome.margin = logit_margin(logits, labels);
   // -2: misclassified at x already; -1: unbroken; k: broken by attacks[k].
   outcome.broken_by = torch::where(correct, torch::full_like(labels, -1), torch::full_like(labels, -2));
   torch::Tensor remaining = correct.nonzero().squeeze(1);
   for (size_t k = 0; k < attacks.size() && remaining.numel() > 0; ++k) {
+    const torch::Tensor remaining_labels = labels.index_select(0, remaining);
     const Candidates candidates =
-        craft(model, images.index_select(0, remaining), labels.index_select(0, remaining),
+        craft(model, images.index_select(0, remaining), remaining_labels,
               sample_ids.index_select(0, remaining.cpu()), attacks[k]);
-    outcome.forward_passes += candidates.forward_passes;
+    outcome.forward_passes += candidates.forward_passes + remaining.numel();
     outcome.forward_backward_passes += candidates.forward_backward_passes;
-    torch::Tensor now_broken;
+    torch::Tensor margin;
     {
       torch::NoGradGuard no_grad;
-      now_broken = model.forward(candidates.adversarial).argmax(1).ne(labels.index_select(0, remaining));
-      outcome.forward_passes += remaining.numel();
+      margin = logit_margin(model.forward(candidates.adversarial), remaining_labels);
     }
-    const torch::Tensor broken_rows = remaining.masked_select(now_broken);
-    outcome.adversarial.index_copy_(
-        0, broken_rows, candidates.adversarial.index_select(0, now_broken.nonzero().squeeze(1)));
-    outcome.broken_by.index_fill_(0, broken_rows, static_cast<int64_t>(k));
+    // Every attacked sample keeps the attack's candidate (the breaking point, or the point of highest
+    // loss), so the reported margin is the worst one found. A margin below zero is a broken sample;
+    // argmax ties (margin exactly 0) count as unbroken, as argmax picks the lowest index.
+    const torch::Tensor now_broken = margin < 0;
+    outcome.adversarial.index_copy_(0, remaining, candidates.adversarial);
+    outcome.margin.index_copy_(0, remaining, margin);
+    outcome.broken_by.index_fill_(0, remaining.masked_select(now_broken), static_cast<int64_t>(k));
     remaining = remaining.masked_select(now_broken.logical_not());
   }
-  // The norm of the ensemble's outcome is reported in the first attack's norm.
-  judge(model, images, labels, ThreatModel{attacks.front().norm, attacks.front().epsilon}, outcome);
+  outcome.broken = outcome.broken_by != -1;
+  // Norms are reported in the first attack's norm.
+  outcome.perturbation_norm = ThreatModel{attacks.front().norm, attacks.front().epsilon}.distance(
+      outcome.adversarial, images);
   return outcome;
 }
 
@@ -287,16 +283,19 @@ AttackOutcome run_transfer_attack(Classifier& target, Classifier& substitute,
   const AttackOutcome crafted = run_attack(substitute, images, labels, sample_ids, crafting);
   AttackOutcome outcome;
   outcome.forward_backward_passes = crafted.forward_backward_passes;
-  outcome.forward_passes = crafted.forward_passes + images.size(0);
-  const torch::Tensor correct = clean_predictions(target, images).eq(labels);
+  outcome.forward_passes = crafted.forward_passes + 2 * images.size(0);
+  const torch::Tensor correct = clean_logits(target, images).argmax(1).eq(labels);
   // Points the target already misclassifies stay as they are; the others get the crafted example.
   std::vector<int64_t> per_sample(images.dim(), 1);
   per_sample[0] = images.size(0);
   outcome.adversarial = torch::where(correct.view(per_sample), crafted.adversarial, images);
-  judge(target, images, labels, ThreatModel{crafting.norm, crafting.epsilon}, outcome);
+  outcome.margin = logit_margin(clean_logits(target, outcome.adversarial), labels);
+  outcome.broken = outcome.margin < 0 | correct.logical_not();
   outcome.broken_by = torch::where(correct, torch::where(outcome.broken, torch::zeros_like(labels),
                                                          torch::full_like(labels, -1)),
                                    torch::full_like(labels, -2));
+  outcome.perturbation_norm =
+      ThreatModel{crafting.norm, crafting.epsilon}.distance(outcome.adversarial, images);
   return outcome;
 }
 

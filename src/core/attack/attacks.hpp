@@ -38,8 +38,8 @@ struct AttackConfig {
   double rho = 0.75;                  // apgd checkpoint threshold
   double confidence = 0;              // cw-l2 κ
   int64_t binary_search_steps = 5;    // cw-l2
-  double initial_const = 0.1;         // cw-l2 c at the start of the search
-  double learning_rate = 0.01;        // cw-l2 Adam step
+  double initial_const = 1.0;         // cw-l2 c at the start of the search
+  double learning_rate = 0.05;        // cw-l2 Adam step (with steps >= 100, see docs/attacks.md)
 
   // Sets a field from text by its name (the words of spec keys and CLI flags); Error on an unknown key
   // or a malformed value.
@@ -55,7 +55,8 @@ struct AttackConfig {
 std::vector<std::string> known_attacks();
 
 struct AttackOutcome {
-  torch::Tensor adversarial;        // [N, ...] inside the ball and the box
+  torch::Tensor adversarial;        // [N, ...] inside the ball and the box: the breaking point, or
+                                    // the attack's best point where none broke it, or x itself
   torch::Tensor broken;             // [N] bool: misclassified at `adversarial` (or already at x)
   torch::Tensor perturbation_norm;  // [N] in the attack's norm
   torch::Tensor margin;             // [N] z_t − max_{j≠t} z_j at `adversarial`

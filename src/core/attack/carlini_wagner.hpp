@@ -12,8 +12,8 @@ namespace robustscope {
 struct CarliniWagnerSettings {
   int64_t steps = 100;               // Adam steps per binary-search round
   int64_t binary_search_steps = 5;
-  double initial_const = 0.1;
-  double learning_rate = 0.01;
+  double initial_const = 1.0;
+  double learning_rate = 0.05;
   double confidence = 0;             // κ
 };
 

@@ -30,6 +30,7 @@ Dataset Dataset::slice(int64_t start, int64_t count) const {
   Dataset part = *this;
   part.images = images.slice(0, start, end);
   part.labels = labels.slice(0, start, end);
+  part.first_sample = first_sample + start;
   return part;
 }
 
@@ -51,7 +52,7 @@ Dataset make_dataset(const DatasetInfo& info, const std::string& split, const st
     throw Error(source, "label " + std::to_string(labels64.max().item<int64_t>()) +
                             " is outside 0.." + std::to_string(info.num_classes - 1));
   }
-  return {info, split, source, pixels.to(torch::kFloat32).div_(255.0), labels64};
+  return {info, split, source, pixels.to(torch::kFloat32).div_(255.0), labels64, 0};
 }
 
 namespace {
@@ -136,7 +137,7 @@ Batch Batches::operator[](int64_t index) const {
   const int64_t start = index * batch_size_;
   torch::Tensor indices = order_.slice(0, start, std::min(start + batch_size_, order_.size(0)));
   return {data_.images.index_select(0, indices).to(device_),
-          data_.labels.index_select(0, indices).to(device_), indices};
+          data_.labels.index_select(0, indices).to(device_), indices, indices + data_.first_sample};
 }
 
 }  // namespace robustscope

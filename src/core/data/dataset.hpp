@@ -40,6 +40,7 @@ struct Dataset {
   std::string source;    // the files it was read from
   torch::Tensor images;  // float32 [N, C, H, W], values in [0,1]
   torch::Tensor labels;  // int64 [N], values in [0, num_classes)
+  int64_t first_sample = 0;  // position of sample 0 in the full split (slices keep sample ids)
 
   int64_t size() const { return labels.size(0); }
   // Samples [start, start + count), clamped to the data set.
@@ -61,7 +62,8 @@ Dataset make_dataset(const DatasetInfo& info, const std::string& split, const st
 struct Batch {
   torch::Tensor images;   // on the requested device
   torch::Tensor labels;   // on the requested device
-  torch::Tensor indices;  // positions in the data set (CPU, int64)
+  torch::Tensor indices;     // positions in this data set (CPU, int64)
+  torch::Tensor sample_ids;  // positions in the full split: seeds per-sample randomness (CPU)
 };
 
 // The batch iterator every loop uses (training, evaluation, attacks, landscapes): batches of

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "core/attack/attacks.hpp"
+#include "core/attack/objectives.hpp"
 #include "core/runtime/device.hpp"
 #include "support/models.hpp"
 #include "support/temp_dir.hpp"
@@ -57,8 +58,10 @@ TEST_P(EveryAttack, AdversarialExamplesStayInTheBallAndTheBox) {
   EXPECT_LE(outcome.adversarial.max().item<float>(), 1.0f);
   // The verdicts agree with the model at the returned points.
   torch::NoGradGuard no_grad;
-  EXPECT_TRUE(torch::equal(outcome.broken, f.model.forward(outcome.adversarial).argmax(1).ne(f.labels)));
+  const torch::Tensor logits = f.model.forward(outcome.adversarial);
+  EXPECT_TRUE(torch::equal(outcome.broken, logits.argmax(1).ne(f.labels)));
   EXPECT_TRUE(torch::equal(outcome.broken, outcome.margin < 0));
+  EXPECT_TRUE(torch::allclose(outcome.margin, logit_margin(logits, f.labels)));
   EXPECT_GT(outcome.forward_backward_passes, 0);
 }
 
@@ -111,6 +114,7 @@ TEST(Attacks, MisclassifiedSamplesCountAsBrokenWithoutBeingAttacked) {
   const AttackOutcome outcome = run_attack(f.model, f.images, wrong_labels, f.ids, attack("pgd", Norm::kLinf, 0.1));
   EXPECT_TRUE(outcome.broken.all().item<bool>());
   EXPECT_TRUE((outcome.broken_by == -2).all().item<bool>());
+  EXPECT_TRUE((outcome.margin < 0).all().item<bool>());
   EXPECT_EQ(outcome.forward_backward_passes, 0);
   EXPECT_TRUE(torch::equal(outcome.adversarial, f.images));
 }
