@@ -17,7 +17,7 @@ torch::Tensor per_sample_view(const torch::Tensor& values, const torch::Tensor& 
 struct Evaluation {
   torch::Tensor value;
   torch::Tensor gradient;  // undefined for forward-only evaluations
-  torch::Tensor predicted;
+  torch::Tensor logits;
 };
 
 Evaluation evaluate(Classifier& model, const torch::Tensor& x, const Targets& targets,
@@ -25,13 +25,13 @@ Evaluation evaluate(Classifier& model, const torch::Tensor& x, const Targets& ta
   if (!with_gradient) {
     torch::NoGradGuard no_grad;
     const torch::Tensor logits = model.forward(x);
-    return {objective(logits, targets), {}, logits.argmax(1)};
+    return {objective(logits, targets), {}, logits};
   }
   torch::Tensor input = x.detach().requires_grad_(true);
   const torch::Tensor logits = model.forward(input);
   const torch::Tensor value = objective(logits, targets);
   const torch::Tensor gradient = torch::autograd::grad({value.sum()}, {input})[0];
-  return {value.detach(), gradient.detach(), logits.detach().argmax(1)};
+  return {value.detach(), gradient.detach(), logits.detach()};
 }
 
 void check_finite(const torch::Tensor& value, int64_t step) {
@@ -120,6 +120,7 @@ AscentResult run_ascent(Classifier& model, const torch::Tensor& clean, const Tar
   result.fooled = torch::zeros({n}, options.dtype(torch::kBool));
   result.fooled_x = torch::Tensor();
   torch::Tensor fooled_x = clean.clone();
+  torch::Tensor best_logits, fooled_logits;  // allocated at the first evaluation (K is known then)
   if (settings.record_trace) {
     result.trace = torch::full({n, settings.restarts, settings.steps + 1},
                                std::numeric_limits<float>::quiet_NaN(), torch::kFloat32);
@@ -139,6 +140,10 @@ AscentResult run_ascent(Classifier& model, const torch::Tensor& clean, const Tar
       const bool last = step == settings.steps;
       const Evaluation evaluation = evaluate(model, x, active_targets, objective, !last);
       check_finite(evaluation.value, step);
+      if (!best_logits.defined()) {
+        best_logits = torch::zeros({n, evaluation.logits.size(1)}, evaluation.logits.options());
+        fooled_logits = torch::zeros_like(best_logits);
+      }
       const int64_t count = active.numel();
       (last ? result.forward_passes : result.forward_backward_passes) += count;
 
@@ -147,11 +152,15 @@ AscentResult run_ascent(Classifier& model, const torch::Tensor& clean, const Tar
       result.best_x.index_copy_(0, improved_rows, x.index_select(0, improved.nonzero().squeeze(1)));
       result.best_value.index_copy_(0, improved_rows, evaluation.value.masked_select(improved));
       result.best_step.index_fill_(0, improved_rows, step);
+      best_logits.index_copy_(0, improved_rows,
+                              evaluation.logits.index_select(0, improved.nonzero().squeeze(1)));
 
-      const torch::Tensor newly_fooled = evaluation.predicted.ne(active_targets.labels) &
+      const torch::Tensor newly_fooled = evaluation.logits.argmax(1).ne(active_targets.labels) &
                                          result.fooled.index_select(0, active).logical_not();
       const torch::Tensor fooled_rows = active.masked_select(newly_fooled);
-      fooled_x.index_copy_(0, fooled_rows, x.index_select(0, newly_fooled.nonzero().squeeze(1)));
+      const torch::Tensor fooled_index = newly_fooled.nonzero().squeeze(1);
+      fooled_x.index_copy_(0, fooled_rows, x.index_select(0, fooled_index));
+      fooled_logits.index_copy_(0, fooled_rows, evaluation.logits.index_select(0, fooled_index));
       result.fooled.index_fill_(0, fooled_rows, true);
 
       if (settings.record_trace) {
@@ -166,6 +175,11 @@ AscentResult run_ascent(Classifier& model, const torch::Tensor& clean, const Tar
     }
   }
   result.fooled_x = torch::where(per_sample_view(result.fooled, clean), fooled_x, result.best_x);
+  if (best_logits.defined()) {
+    result.best_x_logits = best_logits;
+    result.fooled_x_logits =
+        torch::where(result.fooled.unsqueeze(1), fooled_logits, best_logits);
+  }
   return result;
 }
 

@@ -81,10 +81,12 @@ struct AscentSettings {
 
 struct AscentResult {
   torch::Tensor best_x;        // maximiser of the objective over steps and restarts
+  torch::Tensor best_x_logits;  // the model's logits at best_x
   torch::Tensor best_value;    // [N]
   torch::Tensor best_step;     // [N] int64, step within its restart (0 = the start)
   torch::Tensor fooled;        // [N] bool: some iterate's argmax differs from targets.labels
   torch::Tensor fooled_x;      // the first such iterate; best_x where none was found
+  torch::Tensor fooled_x_logits;  // the model's logits at fooled_x (no re-evaluation needed)
   torch::Tensor trace;         // [N, restarts, steps + 1] objective per step (NaN: not run)
   int64_t forward_passes = 0;           // per sample, summed
   int64_t forward_backward_passes = 0;  // per sample, summed

@@ -153,6 +153,7 @@ namespace {
 // The attack proper on samples the model classifies correctly; returns candidates and passes.
 struct Candidates {
   torch::Tensor adversarial;
+  torch::Tensor logits;  // at `adversarial` when the attack already knows them, else undefined
   int64_t forward_passes = 0;
   int64_t forward_backward_passes = 0;
 };
@@ -168,7 +169,7 @@ Candidates craft(Classifier& model, const torch::Tensor& images, const torch::Te
     const torch::Tensor inside = threat.distance(result.adversarial, images) <= config.epsilon + 1e-6;
     std::vector<int64_t> per_sample(images.dim(), 1);
     per_sample[0] = images.size(0);
-    return {torch::where(inside.view(per_sample), result.adversarial, images), 0,
+    return {torch::where(inside.view(per_sample), result.adversarial, images), {}, 0,
             result.forward_backward_passes};
   }
   AscentSettings settings;
@@ -182,7 +183,8 @@ Candidates craft(Classifier& model, const torch::Tensor& images, const torch::Te
     FixedStep rule(config.effective_step_size());
     const AscentResult result = run_ascent(model, images, targets, sample_ids,
                                            make_attack_objective(config.loss), threat, rule, settings);
-    return {result.fooled_x, result.forward_passes, result.forward_backward_passes};
+    return {result.fooled_x, result.fooled_x_logits, result.forward_passes,
+            result.forward_backward_passes};
   }
   ApgdStep rule(config.rho);
   if (config.name != "apgd-t") {
@@ -190,15 +192,17 @@ Candidates craft(Classifier& model, const torch::Tensor& images, const torch::Te
         run_ascent(model, images, targets, sample_ids,
                    make_attack_objective(config.name == "apgd-ce" ? "ce" : "dlr"), threat, rule,
                    settings);
-    return {result.fooled_x, result.forward_passes, result.forward_backward_passes};
+    return {result.fooled_x, result.fooled_x_logits, result.forward_passes,
+            result.forward_backward_passes};
   }
   // APGD-T: one run per target class, the k-th most likely other class at x, each on the samples
   // no earlier target has fooled.
-  Candidates candidates{images.clone(), 0, 0};
+  Candidates candidates{images.clone(), {}, 0, 0};
   torch::Tensor ranking;
   {
     torch::NoGradGuard no_grad;
-    ranking = std::get<1>(model.forward(images).sort(1, /*descending=*/true));
+    candidates.logits = model.forward(images);
+    ranking = std::get<1>(candidates.logits.sort(1, /*descending=*/true));
     candidates.forward_passes += images.size(0);
   }
   const int64_t classes = ranking.size(1);
@@ -217,6 +221,7 @@ Candidates craft(Classifier& model, const torch::Tensor& images, const torch::Te
     candidates.forward_passes += result.forward_passes;
     candidates.forward_backward_passes += result.forward_backward_passes;
     candidates.adversarial.index_copy_(0, unfooled, result.fooled_x);
+    candidates.logits.index_copy_(0, unfooled, result.fooled_x_logits);
     unfooled = unfooled.masked_select(result.fooled.logical_not());
   }
   return candidates;
@@ -254,13 +259,15 @@ AttackOutcome run_ensemble(Classifier& model, const torch::Tensor& images,
     const Candidates candidates =
         craft(model, images.index_select(0, remaining), remaining_labels,
               sample_ids.index_select(0, remaining.cpu()), attacks[k]);
-    outcome.forward_passes += candidates.forward_passes + remaining.numel();
+    outcome.forward_passes += candidates.forward_passes;
     outcome.forward_backward_passes += candidates.forward_backward_passes;
-    torch::Tensor margin;
-    {
+    torch::Tensor logits = candidates.logits;
+    if (!logits.defined()) {
       torch::NoGradGuard no_grad;
-      margin = logit_margin(model.forward(candidates.adversarial), remaining_labels);
+      logits = model.forward(candidates.adversarial);
+      outcome.forward_passes += remaining.numel();
     }
+    const torch::Tensor margin = logit_margin(logits, remaining_labels);
     // Every attacked sample keeps the attack's candidate (the breaking point, or the point of highest
     // loss), so the reported margin is the worst one found. A margin below zero is a broken sample;
     // argmax ties (margin exactly 0) count as unbroken, as argmax picks the lowest index.

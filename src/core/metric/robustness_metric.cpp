@@ -122,11 +122,8 @@ MetricResult compute_metric(Classifier& model, const torch::Tensor& images,
   result.best_step = ascent.best_step;
   result.maximiser = ascent.best_x;
   result.trace = ascent.trace;
-  {
-    torch::NoGradGuard no_grad;
-    result.worst_class = model.forward(ascent.best_x).argmax(1);
-  }
-  result.forward_passes += ascent.forward_passes + images.size(0);
+  result.worst_class = ascent.best_x_logits.argmax(1);
+  result.forward_passes += ascent.forward_passes;
   result.forward_backward_passes = ascent.forward_backward_passes;
   return result;
 }
