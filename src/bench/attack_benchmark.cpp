@@ -1,8 +1,8 @@
 // robustscope-bench-attacks: samples/s of PGD-K and of the metric with K steps against the bare
 // forward+backward ceiling measured in the same run (a K-step method costs K F+B per sample, so its
 // ceiling is ceiling_rate / K), and of the same PGD in Python PyTorch, run as a child process.
-#include <boost/program_options.hpp>
 #include <torch/torch.h>
+#include <boost/program_options.hpp>
 
 #include <cstdio>
 #include <iostream>
@@ -51,16 +51,17 @@ int main(int argc, char** argv) {
   int repetitions = 3, threads = 0;
   bool json = false, skip_python = false;
   po::options_description options("robustscope-bench-attacks options");
-  options.add_options()("help,h", "show this help")
-      ("models", po::value(&models)->default_value(models), "comma-separated architectures")
-      ("batch-sizes", po::value(&batch_sizes)->default_value(batch_sizes), "comma-separated")
-      ("steps", po::value(&steps)->default_value(steps), "K: steps of PGD and of the metric")
-      ("repetitions", po::value(&repetitions)->default_value(repetitions), "timed repetitions")
-      ("device", po::value(&device_name)->default_value(device_name), "auto | cpu | cuda[:i]")
-      ("threads", po::value(&threads)->default_value(threads), "0: every core")
-      ("python", po::value(&python)->default_value(python), "Python with torch for the PGD baseline")
-      ("no-python", po::bool_switch(&skip_python), "skip the Python baseline")
-      ("json", po::bool_switch(&json), "one JSON object per row");
+  options.add_options()("help,h", "show this help")(
+      "models", po::value(&models)->default_value(models), "comma-separated architectures")(
+      "batch-sizes", po::value(&batch_sizes)->default_value(batch_sizes), "comma-separated")(
+      "steps", po::value(&steps)->default_value(steps), "K: steps of PGD and of the metric")(
+      "repetitions", po::value(&repetitions)->default_value(repetitions), "timed repetitions")(
+      "device", po::value(&device_name)->default_value(device_name), "auto | cpu | cuda[:i]")(
+      "threads", po::value(&threads)->default_value(threads), "0: every core")(
+      "python", po::value(&python)->default_value(python),
+      "Python with torch for the PGD baseline")("no-python", po::bool_switch(&skip_python),
+                                                "skip the Python baseline")(
+      "json", po::bool_switch(&json), "one JSON object per row");
   po::variables_map values;
   try {
     po::store(po::parse_command_line(argc, argv, options), values);
@@ -76,13 +77,15 @@ int main(int argc, char** argv) {
   const torch::Device device = parse_device(device_name);
   const int thread_count = configure_threads(threads);
   if (!json) {
-    std::printf("device %s, %d threads, K = %ld steps, %d repetitions (median; spread = "
-                "(max-min)/median)\n\n%-58s %12s %9s %8s %10s\n",
-                c10::str(device).c_str(), thread_count, steps, repetitions, "measurement",
-                "samples/s", "spread", "ratio", "peak MiB");
+    std::printf(
+        "device %s, %d threads, K = %ld steps, %d repetitions (median; spread = "
+        "(max-min)/median)\n\n%-58s %12s %9s %8s %10s\n",
+        c10::str(device).c_str(), thread_count, steps, repetitions, "measurement", "samples/s",
+        "spread", "ratio", "peak MiB");
   }
   for (const std::string& arch : split(models)) {
-    const DatasetInfo info = dataset_info(arch == "small-cnn" || arch == "mlp" ? "mnist" : "cifar10");
+    const DatasetInfo info =
+        dataset_info(arch == "small-cnn" || arch == "mlp" ? "mnist" : "cifar10");
     seed_all(0);
     BuiltinClassifier model(ArchitectureConfig::for_dataset(arch, info));
     model.to(device);
@@ -105,7 +108,8 @@ int main(int argc, char** argv) {
         model.forward(x);
       });
       bench::print_row({prefix + "forward (no grad)", rate(forward), spread(forward), 0,
-                        bench::peak_memory_mib()}, json);
+                        bench::peak_memory_mib()},
+                       json);
       const bench::Timing ceiling = bench::measure(repetitions, [&] {
         torch::Tensor input = x.detach().requires_grad_(true);
         const torch::Tensor loss = torch::cross_entropy_loss(model.forward(input), labels);
@@ -113,7 +117,8 @@ int main(int argc, char** argv) {
       });
       const double ceiling_rate = rate(ceiling);
       bench::print_row({prefix + "ceiling: forward+backward to the input", ceiling_rate,
-                        spread(ceiling), 1.0, bench::peak_memory_mib()}, json);
+                        spread(ceiling), 1.0, bench::peak_memory_mib()},
+                       json);
 
       AttackConfig pgd;
       pgd.name = "pgd";
@@ -121,9 +126,10 @@ int main(int argc, char** argv) {
       pgd.steps = steps;
       const bench::Timing pgd_timing =
           bench::measure(repetitions, [&] { run_attack(model, x, labels, ids, pgd); });
-      bench::print_row({prefix + "PGD-" + std::to_string(steps) + " (C++)", rate(pgd_timing),
-                        spread(pgd_timing), rate(pgd_timing) * steps / ceiling_rate,
-                        bench::peak_memory_mib()}, json);
+      bench::print_row(
+          {prefix + "PGD-" + std::to_string(steps) + " (C++)", rate(pgd_timing), spread(pgd_timing),
+           rate(pgd_timing) * steps / ceiling_rate, bench::peak_memory_mib()},
+          json);
 
       MetricConfig metric;
       metric.epsilon = 8.0 / 255;
@@ -140,7 +146,8 @@ int main(int argc, char** argv) {
             python_pgd_rate(python, arch, batch, steps, repetitions, thread_count);
         if (python_rate > 0) {
           bench::print_row({prefix + "PGD-" + std::to_string(steps) + " (Python PyTorch)",
-                            python_rate, 0, python_rate * steps / ceiling_rate, 0}, json);
+                            python_rate, 0, python_rate * steps / ceiling_rate, 0},
+                           json);
           if (!json) {
             std::printf("%-58s %12.2f\n", (prefix + "C++ PGD / Python PGD").c_str(),
                         rate(pgd_timing) / python_rate);

@@ -49,13 +49,14 @@ double peak_memory_mib() {
 
 void print_row(const Row& row, bool json) {
   if (json) {
-    std::printf("{\"name\": \"%s\", \"items_per_second\": %.2f, \"spread\": %.4f, \"ratio\": %.4f, "
-                "\"peak_mib\": %.1f}\n",
-                row.name.c_str(), row.items_per_second, row.spread, row.ratio, row.peak_mib);
+    std::printf(
+        "{\"name\": \"%s\", \"items_per_second\": %.2f, \"spread\": %.4f, \"ratio\": %.4f, "
+        "\"peak_mib\": %.1f}\n",
+        row.name.c_str(), row.items_per_second, row.spread, row.ratio, row.peak_mib);
   } else {
     std::printf("%-58s %12.1f %8.1f%% %8s %10.0f\n", row.name.c_str(), row.items_per_second,
-                100 * row.spread, row.ratio > 0 ? std::to_string(row.ratio).substr(0, 5).c_str() : "-",
-                row.peak_mib);
+                100 * row.spread,
+                row.ratio > 0 ? std::to_string(row.ratio).substr(0, 5).c_str() : "-", row.peak_mib);
   }
   std::fflush(stdout);
 }

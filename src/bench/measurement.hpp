@@ -22,7 +22,7 @@ Timing measure(int repetitions, const std::function<void()>& body);
 double peak_memory_mib();
 
 struct Row {
-  std::string name;        // what was measured
+  std::string name;         // what was measured
   double items_per_second;  // samples/s (median repetition)
   double spread;            // (max − min)/median of the repetitions
   double ratio;             // to the ceiling measured in the same run (0: none)

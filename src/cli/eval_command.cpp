@@ -1,10 +1,10 @@
 // robustscope eval: a model's clean accuracy, robust accuracy under attacks (each, their worst-case
-// ensemble, their transfer from a substitute) and the divergence metric; a table on stdout and one CSV
-// row per sample.
+// ensemble, their transfer from a substitute) and the divergence metric; a table on stdout and one
+// CSV row per sample.
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <iostream>
+#include <sstream>
 
 #include "cli/command_options.hpp"
 #include "core/error.hpp"
@@ -16,7 +16,8 @@ namespace robustscope::cli {
 namespace {
 
 ModelSource model_source(const std::string& path) {
-  // TorchScript archives and checkpoints are both zip files: the checkpoint's metadata tells them apart.
+  // TorchScript archives and checkpoints are both zip files: the checkpoint's metadata tells them
+  // apart.
   try {
     read_checkpoint_metadata(path);
     return {"checkpoint", path};
@@ -61,8 +62,10 @@ void write_csv(const std::string& path, const std::vector<Column>& columns) {
     for (size_t c = 0; c < columns.size(); ++c) {
       const torch::Tensor value = columns[c].values[row];
       out << (c ? "," : "");
-      if (value.is_floating_point()) out << value.item<double>();
-      else out << value.item<int64_t>();
+      if (value.is_floating_point())
+        out << value.item<double>();
+      else
+        out << value.item<int64_t>();
     }
     out << "\n";
   }
@@ -72,8 +75,8 @@ void write_csv(const std::string& path, const std::vector<Column>& columns) {
 }  // namespace
 
 int eval_command(const Arguments& arguments) {
-  std::string model_path, torchscript, substitute_path, dataset_name, data_dir = "data",
-      split = "test", output, norm = "linf";
+  std::string model_path, torchscript, substitute_path, dataset_name,
+      data_dir = "data", split = "test", output, norm = "linf";
   std::vector<std::string> attack_texts, metric_settings;
   int64_t limit = 0, batch_size = 256;
   double epsilon = 0.3;
@@ -81,33 +84,34 @@ int eval_command(const Arguments& arguments) {
   bool ensemble = false, with_metric = false;
   RuntimeOptions runtime;
   po::options_description options("eval options");
-  options.add_options()
-      ("model", po::value(&model_path), "robustscope checkpoint")
-      ("torchscript", po::value(&torchscript), "TorchScript model (inputs in [0,1], logits out)")
-      ("dataset", po::value(&dataset_name),
-       "mnist | cifar10 (default: the checkpoint's; required with --torchscript)")
-      ("data-dir", po::value(&data_dir)->default_value(data_dir), "folder holding <dataset>/")
-      ("split", po::value(&split)->default_value(split), "train | test")
-      ("limit", po::value(&limit)->default_value(limit), "first N samples only (0: all)")
-      ("batch-size", po::value(&batch_size)->default_value(batch_size), "batch size")
-      ("attack", po::value(&attack_texts)->composing(),
-       "NAME[:key=value,...] (repeatable): fgsm, bim, pgd, apgd-ce, apgd-dlr, apgd-t, cw-l2; keys: "
-       "epsilon, norm, steps, step_size, restarts, loss, random_start, seed, target_classes, rho, "
-       "confidence, binary_search_steps, initial_const, learning_rate")
-      ("epsilon", po::value(&epsilon)->default_value(epsilon), "ε for attacks and metric that set none")
-      ("norm", po::value(&norm)->default_value(norm), "linf | l2, likewise")
-      ("seed", po::value(&seed)->default_value(seed), "random-start seed, likewise")
-      ("ensemble", po::bool_switch(&ensemble), "also report the per-sample worst case over the attacks")
-      ("substitute", po::value(&substitute_path),
-       "model to craft transfer attacks on: every attack is also run as a transfer attack")
-      ("metric", po::bool_switch(&with_metric), "compute the divergence metric ψ")
-      ("metric-arg", po::value(&metric_settings)->composing(),
-       "metric setting key=value (repeatable): divergence, normalization, tau, steps, step_size, "
-       "restarts, random_start, start_scale, epsilon, norm, seed")
-      ("output", po::value(&output), "CSV file with one row per sample");
+  options.add_options()("model", po::value(&model_path), "robustscope checkpoint")(
+      "torchscript", po::value(&torchscript), "TorchScript model (inputs in [0,1], logits out)")(
+      "dataset", po::value(&dataset_name),
+      "mnist | cifar10 (default: the checkpoint's; required with --torchscript)")(
+      "data-dir", po::value(&data_dir)->default_value(data_dir), "folder holding <dataset>/")(
+      "split", po::value(&split)->default_value(split), "train | test")(
+      "limit", po::value(&limit)->default_value(limit), "first N samples only (0: all)")(
+      "batch-size", po::value(&batch_size)->default_value(batch_size), "batch size")(
+      "attack", po::value(&attack_texts)->composing(),
+      "NAME[:key=value,...] (repeatable): fgsm, bim, pgd, apgd-ce, apgd-dlr, apgd-t, cw-l2; keys: "
+      "epsilon, norm, steps, step_size, restarts, loss, random_start, seed, target_classes, rho, "
+      "confidence, binary_search_steps, initial_const, learning_rate")(
+      "epsilon", po::value(&epsilon)->default_value(epsilon),
+      "ε for attacks and metric that set none")("norm", po::value(&norm)->default_value(norm),
+                                                "linf | l2, likewise")(
+      "seed", po::value(&seed)->default_value(seed), "random-start seed, likewise")(
+      "ensemble", po::bool_switch(&ensemble),
+      "also report the per-sample worst case over the attacks")(
+      "substitute", po::value(&substitute_path),
+      "model to craft transfer attacks on: every attack is also run as a transfer attack")(
+      "metric", po::bool_switch(&with_metric), "compute the divergence metric ψ")(
+      "metric-arg", po::value(&metric_settings)->composing(),
+      "metric setting key=value (repeatable): divergence, normalization, tau, steps, step_size, "
+      "restarts, random_start, start_scale, epsilon, norm, seed")(
+      "output", po::value(&output), "CSV file with one row per sample");
   add_runtime_options(options, runtime);
-  if (!parse_command("eval", "Evaluates clean accuracy, attacks and the robustness metric.", options,
-                     arguments)) {
+  if (!parse_command("eval", "Evaluates clean accuracy, attacks and the robustness metric.",
+                     options, arguments)) {
     return 0;
   }
   if (model_path.empty() == torchscript.empty()) {
@@ -130,7 +134,8 @@ int eval_command(const Arguments& arguments) {
   metric.epsilon = epsilon;
   metric.norm = defaults.norm;
   metric.seed = seed;
-  for (const auto& [key, value] : parse_pairs(metric_settings, "--metric-arg")) metric.set(key, value);
+  for (const auto& [key, value] : parse_pairs(metric_settings, "--metric-arg"))
+    metric.set(key, value);
   metric.validate();
   if (batch_size <= 0) throw Error("--batch-size", "must be positive");
 
@@ -152,7 +157,8 @@ int eval_command(const Arguments& arguments) {
   const double samples = static_cast<double>(data.size());
   const double accuracy = clean_accuracy(*model, data, batch_size, device);
   std::printf("%-10s %-70s %9.4f %10.1f %10.1f %8s\n", "clean", "clean", accuracy, 1.0, 0.0, "-");
-  // CSV columns are named by short keys (attack1, transfer1, ensemble); the table gives the settings.
+  // CSV columns are named by short keys (attack1, transfer1, ensemble); the table gives the
+  // settings.
   auto report = [&](const std::string& key, const std::string& label,
                     const AttackEvaluation& result) {
     std::printf("%-10s %-70s %9.4f %10.1f %10.1f %8.1f\n", key.c_str(), label.c_str(),
@@ -167,7 +173,8 @@ int eval_command(const Arguments& arguments) {
     report("attack" + number, attacks[a].label(),
            evaluate_attacks(*model, data, {attacks[a]}, batch_size, device));
     if (substitute) {
-      report("transfer" + number, "transfer from " + substitute->description() + ": " + attacks[a].label(),
+      report("transfer" + number,
+             "transfer from " + substitute->description() + ": " + attacks[a].label(),
              evaluate_attacks(*model, data, {attacks[a]}, batch_size, device, substitute.get()));
     }
   }
@@ -182,14 +189,14 @@ int eval_command(const Arguments& arguments) {
     std::string label = "metric(";
     for (const auto& [key, value] : metric.to_entries()) label += key + "=" + value + ",";
     label.back() = ')';
-    std::printf("\n%s\n  psi mean %.5f [%.5f, %.5f] (95%% bootstrap CI), median %.5f, q05 %.5f, "
-                "q95 %.5f\n  prediction changed at the maximiser: %.4f; %.1f F+B and %.1f F per "
-                "sample, %.1f s\n",
-                label.c_str(), summary.mean, summary.ci_low, summary.ci_high, summary.median,
-                summary.quantiles.at(0.05), summary.quantiles.at(0.95),
-                result.worst_class.ne(result.clean_class).to(torch::kFloat64).mean().item<double>(),
-                result.forward_backward_passes / samples, result.forward_passes / samples,
-                result.seconds);
+    std::printf(
+        "\n%s\n  psi mean %.5f [%.5f, %.5f] (95%% bootstrap CI), median %.5f, q05 %.5f, "
+        "q95 %.5f\n  prediction changed at the maximiser: %.4f; %.1f F+B and %.1f F per "
+        "sample, %.1f s\n",
+        label.c_str(), summary.mean, summary.ci_low, summary.ci_high, summary.median,
+        summary.quantiles.at(0.05), summary.quantiles.at(0.95),
+        result.worst_class.ne(result.clean_class).to(torch::kFloat64).mean().item<double>(),
+        result.forward_backward_passes / samples, result.forward_passes / samples, result.seconds);
     columns.push_back({"metric.psi", result.value});
     columns.push_back({"metric.clean_class", result.clean_class});
     columns.push_back({"metric.worst_class", result.worst_class});

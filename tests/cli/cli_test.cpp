@@ -49,13 +49,17 @@ TEST(Cli, TrainWritesACheckpointThatEvalAndInfoRead) {
 TEST(Cli, EvalRunsAttacksAndTheMetricAndWritesOneRowPerSample) {
   TempDir dir;
   const std::string data = " --data-dir " + testing::data_dir();
-  ASSERT_EQ(run_command(robustscope("train --arch mlp --arch-arg hidden=32 --epochs 2 --batch-size 32 "
-                                    "--train-limit 500 --threads 1 --output " + dir.file("m.pt") + data))
-                .exit_code, 0);
-  const auto result = run_command(robustscope(
-      "eval --model " + dir.file("m.pt") + data + " --limit 40 --epsilon 0.1 --attack fgsm "
-      "--attack pgd:steps=5,restarts=2 --ensemble --metric --metric-arg steps=5 --threads 1 --output " +
-      dir.file("samples.csv")));
+  ASSERT_EQ(
+      run_command(robustscope("train --arch mlp --arch-arg hidden=32 --epochs 2 --batch-size 32 "
+                              "--train-limit 500 --threads 1 --output " +
+                              dir.file("m.pt") + data))
+          .exit_code,
+      0);
+  const auto result = run_command(robustscope("eval --model " + dir.file("m.pt") + data +
+                                              " --limit 40 --epsilon 0.1 --attack fgsm "
+                                              "--attack pgd:steps=5,restarts=2 --ensemble --metric "
+                                              "--metric-arg steps=5 --threads 1 --output " +
+                                              dir.file("samples.csv")));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("attack1    fgsm(epsilon=0.1"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("restarts=2"), std::string::npos);
@@ -68,17 +72,23 @@ TEST(Cli, EvalRunsAttacksAndTheMetricAndWritesOneRowPerSample) {
             "metric.psi,metric.clean_class,metric.worst_class,metric.best_step");
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 41);
 
-  const auto unknown_attack = run_command(robustscope("eval --model " + dir.file("m.pt") + data + " --attack pgdd"));
+  const auto unknown_attack =
+      run_command(robustscope("eval --model " + dir.file("m.pt") + data + " --attack pgdd"));
   EXPECT_EQ(unknown_attack.exit_code, 1);
-  EXPECT_NE(unknown_attack.output.find("attack: \"pgdd\" is unknown (known: fgsm, bim, pgd"), std::string::npos)
+  EXPECT_NE(unknown_attack.output.find("attack: \"pgdd\" is unknown (known: fgsm, bim, pgd"),
+            std::string::npos)
       << unknown_attack.output;
-  const auto negative = run_command(robustscope("eval --model " + dir.file("m.pt") + data + " --attack pgd:epsilon=-0.1"));
+  const auto negative = run_command(
+      robustscope("eval --model " + dir.file("m.pt") + data + " --attack pgd:epsilon=-0.1"));
   EXPECT_EQ(negative.exit_code, 1);
-  EXPECT_NE(negative.output.find("epsilon: must be a finite number >= 0, got -0.1"), std::string::npos)
+  EXPECT_NE(negative.output.find("epsilon: must be a finite number >= 0, got -0.1"),
+            std::string::npos)
       << negative.output;
-  const auto bad_metric = run_command(robustscope("eval --model " + dir.file("m.pt") + data + " --metric --metric-arg random_start=none"));
+  const auto bad_metric = run_command(robustscope("eval --model " + dir.file("m.pt") + data +
+                                                  " --metric --metric-arg random_start=none"));
   EXPECT_EQ(bad_metric.exit_code, 1);
-  EXPECT_NE(bad_metric.output.find("exactly zero at the clean input"), std::string::npos) << bad_metric.output;
+  EXPECT_NE(bad_metric.output.find("exactly zero at the clean input"), std::string::npos)
+      << bad_metric.output;
 }
 
 TEST(Cli, BadInputGivesAMessageAndANonZeroExit) {
@@ -115,7 +125,8 @@ TEST(Cli, BadInputGivesAMessageAndANonZeroExit) {
 }
 
 TEST(Cli, NoCudaMeansAClearErrorNotASilentFallback) {
-  const auto result = run_command(robustscope("eval --torchscript x.pt --dataset mnist --device cuda:0"));
+  const auto result =
+      run_command(robustscope("eval --torchscript x.pt --dataset mnist --device cuda:0"));
   if (result.output.find("sees no CUDA device") == std::string::npos) {
     GTEST_SKIP() << "CUDA is present on this machine";
   }

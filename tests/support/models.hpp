@@ -9,7 +9,8 @@ namespace robustscope::testing {
 
 // A linear classifier z = W·flatten(x) + b on [1, height, width] inputs, with no normalisation
 // (the mlp architecture with zero hidden layers), weights drawn from `seed`.
-inline BuiltinClassifier linear_model(int64_t height, int64_t width, int64_t classes, uint64_t seed) {
+inline BuiltinClassifier linear_model(int64_t height, int64_t width, int64_t classes,
+                                      uint64_t seed) {
   ArchitectureConfig config;
   config.name = "mlp";
   config.input = {1, height, width};

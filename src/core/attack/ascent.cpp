@@ -36,8 +36,7 @@ Evaluation evaluate(Classifier& model, const torch::Tensor& x, const Targets& ta
 
 void check_finite(const torch::Tensor& value, int64_t step) {
   if (!value.isfinite().all().item<bool>()) {
-    throw Error("model output", "the objective is NaN or infinite at step " +
-                                    std::to_string(step) +
+    throw Error("model output", "the objective is NaN or infinite at step " + std::to_string(step) +
                                     " (the model produced non-finite logits?)");
   }
 }
@@ -75,7 +74,8 @@ torch::Tensor ApgdStep::propose(const IterateState& state) {
     best_gradient_ = torch::where(improved_view, gradient, best_gradient_);
     best_value_ = torch::where(improved, state.value, best_value_);
     if (++since_checkpoint_ == checkpoint_gap_) {
-      // Condition 1: the objective increased in at most ρ·gap of the steps since the last checkpoint.
+      // Condition 1: the objective increased in at most ρ·gap of the steps since the last
+      // checkpoint.
       const int64_t last = static_cast<int64_t>(history_.size()) - 1;
       torch::Tensor increases = torch::zeros_like(state.value);
       for (int64_t back = 0; back < checkpoint_gap_; ++back) {
@@ -164,12 +164,13 @@ AscentResult run_ascent(Classifier& model, const torch::Tensor& clean, const Tar
       result.fooled.index_fill_(0, fooled_rows, true);
 
       if (settings.record_trace) {
-        result.trace.select(1, restart).select(1, step).index_copy_(
-            0, active_cpu, evaluation.value.to(torch::kCPU, torch::kFloat32));
+        result.trace.select(1, restart)
+            .select(1, step)
+            .index_copy_(0, active_cpu, evaluation.value.to(torch::kCPU, torch::kFloat32));
       }
       if (last) break;
-      const IterateState state{x0, x, evaluation.value, evaluation.gradient, step, settings.steps,
-                               threat};
+      const IterateState state{
+          x0, x, evaluation.value, evaluation.gradient, step, settings.steps, threat};
       if (step == 0) rule.begin(state);
       x = threat.project(rule.propose(state), x0).detach();
     }
@@ -177,8 +178,7 @@ AscentResult run_ascent(Classifier& model, const torch::Tensor& clean, const Tar
   result.fooled_x = torch::where(per_sample_view(result.fooled, clean), fooled_x, result.best_x);
   if (best_logits.defined()) {
     result.best_x_logits = best_logits;
-    result.fooled_x_logits =
-        torch::where(result.fooled.unsqueeze(1), fooled_logits, best_logits);
+    result.fooled_x_logits = torch::where(result.fooled.unsqueeze(1), fooled_logits, best_logits);
   }
   return result;
 }

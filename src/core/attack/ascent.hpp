@@ -1,8 +1,8 @@
-// The one iterative loop behind PGD/BIM/FGSM, APGD and the robustness metric's ascent. Attacks and the
-// metric differ only in three small pieces: the objective (objectives.hpp, metric/divergence.hpp), the
-// step rule (below) and the threat model with its random start (threat_model.hpp). Random starts,
-// projection onto ball and box, restarts and the per-sample bookkeeping of the best and of the first
-// misclassified iterate are written here once.
+// The one iterative loop behind PGD/BIM/FGSM, APGD and the robustness metric's ascent. Attacks and
+// the metric differ only in three small pieces: the objective (objectives.hpp,
+// metric/divergence.hpp), the step rule (below) and the threat model with its random start
+// (threat_model.hpp). Random starts, projection onto ball and box, restarts and the per-sample
+// bookkeeping of the best and of the first misclassified iterate are written here once.
 #pragma once
 
 #include <torch/types.h>
@@ -49,9 +49,10 @@ class FixedStep : public StepRule {
 };
 
 // APGD's step (Croce & Hein 2020, Alg. 1): initial step 2ε, momentum α = 0.75, and at checkpoints
-// w_j (first at 0.22·N_iter, gaps shrinking by 0.03·N_iter down to 0.06·N_iter) the step is halved and
-// the iterate restarted from the best point when fewer than ρ = 0.75 of the steps since the last
-// checkpoint increased the objective, or when the best value did not improve without a reduction.
+// w_j (first at 0.22·N_iter, gaps shrinking by 0.03·N_iter down to 0.06·N_iter) the step is halved
+// and the iterate restarted from the best point when fewer than ρ = 0.75 of the steps since the
+// last checkpoint increased the objective, or when the best value did not improve without a
+// reduction.
 class ApgdStep : public StepRule {
  public:
   explicit ApgdStep(double rho = 0.75) : rho_(rho) {}
@@ -80,15 +81,15 @@ struct AscentSettings {
 };
 
 struct AscentResult {
-  torch::Tensor best_x;        // maximiser of the objective over steps and restarts
-  torch::Tensor best_x_logits;  // the model's logits at best_x
-  torch::Tensor best_value;    // [N]
-  torch::Tensor best_step;     // [N] int64, step within its restart (0 = the start)
-  torch::Tensor fooled;        // [N] bool: some iterate's argmax differs from targets.labels
-  torch::Tensor fooled_x;      // the first such iterate; best_x where none was found
+  torch::Tensor best_x;           // maximiser of the objective over steps and restarts
+  torch::Tensor best_x_logits;    // the model's logits at best_x
+  torch::Tensor best_value;       // [N]
+  torch::Tensor best_step;        // [N] int64, step within its restart (0 = the start)
+  torch::Tensor fooled;           // [N] bool: some iterate's argmax differs from targets.labels
+  torch::Tensor fooled_x;         // the first such iterate; best_x where none was found
   torch::Tensor fooled_x_logits;  // the model's logits at fooled_x (no re-evaluation needed)
-  torch::Tensor trace;         // [N, restarts, steps + 1] objective per step (NaN: not run)
-  int64_t forward_passes = 0;           // per sample, summed
+  torch::Tensor trace;            // [N, restarts, steps + 1] objective per step (NaN: not run)
+  int64_t forward_passes = 0;     // per sample, summed
   int64_t forward_backward_passes = 0;  // per sample, summed
 };
 

@@ -15,7 +15,7 @@
 namespace robustscope {
 namespace {
 
-const std::vector<std::string> kAttacks = {"fgsm",     "bim",   "pgd",  "apgd-ce",
+const std::vector<std::string> kAttacks = {"fgsm",     "bim",    "pgd",  "apgd-ce",
                                            "apgd-dlr", "apgd-t", "cw-l2"};
 
 std::string join(const std::vector<std::string>& items) {
@@ -53,26 +53,43 @@ std::string format(double value) {
 std::vector<std::string> known_attacks() { return kAttacks; }
 
 void AttackConfig::set(const std::string& key, const std::string& value) {
-  if (key == "name") name = value;
-  else if (key == "norm") norm = parse_norm(value);
-  else if (key == "epsilon") epsilon = parse_number(key, value);
-  else if (key == "steps") steps = parse_integer(key, value);
-  else if (key == "step_size") step_size = parse_number(key, value);
-  else if (key == "restarts") restarts = parse_integer(key, value);
-  else if (key == "loss") loss = value;
-  else if (key == "random_start") random_start = value;
-  else if (key == "seed") seed = static_cast<uint64_t>(parse_integer(key, value));
-  else if (key == "target_classes") target_classes = parse_integer(key, value);
-  else if (key == "rho") rho = parse_number(key, value);
-  else if (key == "confidence") confidence = parse_number(key, value);
-  else if (key == "binary_search_steps") binary_search_steps = parse_integer(key, value);
-  else if (key == "initial_const") initial_const = parse_number(key, value);
-  else if (key == "learning_rate") learning_rate = parse_number(key, value);
+  if (key == "name")
+    name = value;
+  else if (key == "norm")
+    norm = parse_norm(value);
+  else if (key == "epsilon")
+    epsilon = parse_number(key, value);
+  else if (key == "steps")
+    steps = parse_integer(key, value);
+  else if (key == "step_size")
+    step_size = parse_number(key, value);
+  else if (key == "restarts")
+    restarts = parse_integer(key, value);
+  else if (key == "loss")
+    loss = value;
+  else if (key == "random_start")
+    random_start = value;
+  else if (key == "seed")
+    seed = static_cast<uint64_t>(parse_integer(key, value));
+  else if (key == "target_classes")
+    target_classes = parse_integer(key, value);
+  else if (key == "rho")
+    rho = parse_number(key, value);
+  else if (key == "confidence")
+    confidence = parse_number(key, value);
+  else if (key == "binary_search_steps")
+    binary_search_steps = parse_integer(key, value);
+  else if (key == "initial_const")
+    initial_const = parse_number(key, value);
+  else if (key == "learning_rate")
+    learning_rate = parse_number(key, value);
   else {
-    throw Error("attack setting", "\"" + key + "\" is unknown (known: name, norm, epsilon, steps, "
-                                  "step_size, restarts, loss, random_start, seed, target_classes, "
-                                  "rho, confidence, binary_search_steps, initial_const, "
-                                  "learning_rate)");
+    throw Error("attack setting",
+                "\"" + key +
+                    "\" is unknown (known: name, norm, epsilon, steps, "
+                    "step_size, restarts, loss, random_start, seed, target_classes, "
+                    "rho, confidence, binary_search_steps, initial_const, "
+                    "learning_rate)");
   }
 }
 
@@ -115,9 +132,10 @@ RandomStart AttackConfig::effective_random_start() const {
 }
 
 std::map<std::string, std::string> AttackConfig::to_entries() const {
-  std::map<std::string, std::string> entries = {
-      {"name", name},           {"norm", norm_name(norm)},
-      {"epsilon", format(epsilon)}, {"seed", std::to_string(seed)}};
+  std::map<std::string, std::string> entries = {{"name", name},
+                                                {"norm", norm_name(norm)},
+                                                {"epsilon", format(epsilon)},
+                                                {"seed", std::to_string(seed)}};
   if (name == "cw-l2") {
     entries.insert({{"steps", std::to_string(steps)},
                     {"binary_search_steps", std::to_string(binary_search_steps)},
@@ -166,10 +184,13 @@ Candidates craft(Classifier& model, const torch::Tensor& images, const torch::Te
                                    config.learning_rate, config.confidence};
     const CarliniWagnerResult result = carlini_wagner_l2(model, images, labels, settings);
     // Only what lies inside the ε-ball counts; elsewhere the clean point stands.
-    const torch::Tensor inside = threat.distance(result.adversarial, images) <= config.epsilon + 1e-6;
+    const torch::Tensor inside =
+        threat.distance(result.adversarial, images) <= config.epsilon + 1e-6;
     std::vector<int64_t> per_sample(images.dim(), 1);
     per_sample[0] = images.size(0);
-    return {torch::where(inside.view(per_sample), result.adversarial, images), {}, 0,
+    return {torch::where(inside.view(per_sample), result.adversarial, images),
+            {},
+            0,
             result.forward_backward_passes};
   }
   AscentSettings settings;
@@ -181,17 +202,17 @@ Candidates craft(Classifier& model, const torch::Tensor& images, const torch::Te
   const Targets targets{labels, {}, {}};
   if (!is_apgd(config.name)) {
     FixedStep rule(config.effective_step_size());
-    const AscentResult result = run_ascent(model, images, targets, sample_ids,
-                                           make_attack_objective(config.loss), threat, rule, settings);
+    const AscentResult result =
+        run_ascent(model, images, targets, sample_ids, make_attack_objective(config.loss), threat,
+                   rule, settings);
     return {result.fooled_x, result.fooled_x_logits, result.forward_passes,
             result.forward_backward_passes};
   }
   ApgdStep rule(config.rho);
   if (config.name != "apgd-t") {
-    const AscentResult result =
-        run_ascent(model, images, targets, sample_ids,
-                   make_attack_objective(config.name == "apgd-ce" ? "ce" : "dlr"), threat, rule,
-                   settings);
+    const AscentResult result = run_ascent(
+        model, images, targets, sample_ids,
+        make_attack_objective(config.name == "apgd-ce" ? "ce" : "dlr"), threat, rule, settings);
     return {result.fooled_x, result.fooled_x_logits, result.forward_passes,
             result.forward_backward_passes};
   }
@@ -210,14 +231,13 @@ Candidates craft(Classifier& model, const torch::Tensor& images, const torch::Te
   const Objective objective = make_attack_objective("dlr-targeted");
   for (int64_t target = 1; target <= std::min(config.target_classes, classes - 1); ++target) {
     if (unfooled.numel() == 0) break;
-    const Targets subset{labels.index_select(0, unfooled),
-                         ranking.select(1, target).index_select(0, unfooled), {}};
+    const Targets subset{
+        labels.index_select(0, unfooled), ranking.select(1, target).index_select(0, unfooled), {}};
     AscentSettings target_settings = settings;
     target_settings.seed = config.seed + 1000003ULL * static_cast<uint64_t>(target);
-    const AscentResult result =
-        run_ascent(model, images.index_select(0, unfooled), subset,
-                   sample_ids.index_select(0, unfooled.cpu()), objective, threat, rule,
-                   target_settings);
+    const AscentResult result = run_ascent(model, images.index_select(0, unfooled), subset,
+                                           sample_ids.index_select(0, unfooled.cpu()), objective,
+                                           threat, rule, target_settings);
     candidates.forward_passes += result.forward_passes;
     candidates.forward_backward_passes += result.forward_backward_passes;
     candidates.adversarial.index_copy_(0, unfooled, result.fooled_x);
@@ -235,8 +255,9 @@ torch::Tensor clean_logits(Classifier& model, const torch::Tensor& images) {
 
 }  // namespace
 
-AttackOutcome run_attack(Classifier& model, const torch::Tensor& images, const torch::Tensor& labels,
-                         const torch::Tensor& sample_ids, const AttackConfig& config) {
+AttackOutcome run_attack(Classifier& model, const torch::Tensor& images,
+                         const torch::Tensor& labels, const torch::Tensor& sample_ids,
+                         const AttackConfig& config) {
   return run_ensemble(model, images, labels, sample_ids, {config});
 }
 
@@ -252,13 +273,13 @@ AttackOutcome run_ensemble(Classifier& model, const torch::Tensor& images,
   outcome.forward_passes = images.size(0);
   outcome.margin = logit_margin(logits, labels);
   // -2: misclassified at x already; -1: unbroken; k: broken by attacks[k].
-  outcome.broken_by = torch::where(correct, torch::full_like(labels, -1), torch::full_like(labels, -2));
+  outcome.broken_by =
+      torch::where(correct, torch::full_like(labels, -1), torch::full_like(labels, -2));
   torch::Tensor remaining = correct.nonzero().squeeze(1);
   for (size_t k = 0; k < attacks.size() && remaining.numel() > 0; ++k) {
     const torch::Tensor remaining_labels = labels.index_select(0, remaining);
-    const Candidates candidates =
-        craft(model, images.index_select(0, remaining), remaining_labels,
-              sample_ids.index_select(0, remaining.cpu()), attacks[k]);
+    const Candidates candidates = craft(model, images.index_select(0, remaining), remaining_labels,
+                                        sample_ids.index_select(0, remaining.cpu()), attacks[k]);
     outcome.forward_passes += candidates.forward_passes;
     outcome.forward_backward_passes += candidates.forward_backward_passes;
     torch::Tensor logits = candidates.logits;
@@ -268,9 +289,9 @@ AttackOutcome run_ensemble(Classifier& model, const torch::Tensor& images,
       outcome.forward_passes += remaining.numel();
     }
     const torch::Tensor margin = logit_margin(logits, remaining_labels);
-    // Every attacked sample keeps the attack's candidate (the breaking point, or the point of highest
-    // loss), so the reported margin is the worst one found. A margin below zero is a broken sample;
-    // argmax ties (margin exactly 0) count as unbroken, as argmax picks the lowest index.
+    // Every attacked sample keeps the attack's candidate (the breaking point, or the point of
+    // highest loss), so the reported margin is the worst one found. A margin below zero is a broken
+    // sample; argmax ties (margin exactly 0) count as unbroken, as argmax picks the lowest index.
     const torch::Tensor now_broken = margin < 0;
     outcome.adversarial.index_copy_(0, remaining, candidates.adversarial);
     outcome.margin.index_copy_(0, remaining, margin);
@@ -298,9 +319,10 @@ AttackOutcome run_transfer_attack(Classifier& target, Classifier& substitute,
   outcome.adversarial = torch::where(correct.view(per_sample), crafted.adversarial, images);
   outcome.margin = logit_margin(clean_logits(target, outcome.adversarial), labels);
   outcome.broken = outcome.margin < 0 | correct.logical_not();
-  outcome.broken_by = torch::where(correct, torch::where(outcome.broken, torch::zeros_like(labels),
-                                                         torch::full_like(labels, -1)),
-                                   torch::full_like(labels, -2));
+  outcome.broken_by = torch::where(
+      correct,
+      torch::where(outcome.broken, torch::zeros_like(labels), torch::full_like(labels, -1)),
+      torch::full_like(labels, -2));
   outcome.perturbation_norm =
       ThreatModel{crafting.norm, crafting.epsilon}.distance(outcome.adversarial, images);
   return outcome;

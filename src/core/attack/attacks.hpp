@@ -1,5 +1,5 @@
-// Adversarial attacks by name, each a configuration of the one ascent loop (or, for Carlini–Wagner L2,
-// of its own Adam loop), the AutoAttack-style worst-case ensemble, and the transfer attack.
+// Adversarial attacks by name, each a configuration of the one ascent loop (or, for Carlini–Wagner
+// L2, of its own Adam loop), the AutoAttack-style worst-case ensemble, and the transfer attack.
 #pragma once
 
 #include <torch/types.h>
@@ -22,7 +22,8 @@ namespace robustscope {
 //   apgd-ce   Croce & Hein 2020, cross-entropy
 //   apgd-dlr  Croce & Hein 2020, DLR loss
 //   apgd-t    Croce & Hein 2020, targeted DLR over the `target_classes` most likely other classes
-//   cw-l2     Carlini & Wagner 2017, L2: Adam on tanh-space inputs, binary search on c, early abort;
+//   cw-l2     Carlini & Wagner 2017, L2: Adam on tanh-space inputs, binary search on c, early
+//   abort;
 //             a sample counts as broken when a misclassified point with ||δ||₂ <= ε was found
 struct AttackConfig {
   std::string name = "pgd";
@@ -31,18 +32,18 @@ struct AttackConfig {
   int64_t steps = 40;
   double step_size = 0;  // 0: 2.5·ε/steps (Madry et al.)
   int64_t restarts = 1;
-  std::string loss = "ce";            // fgsm, bim, pgd: ce | margin | dlr
-  std::string random_start = "";      // "": the attack's own (pgd uniform, apgd boundary, others none)
+  std::string loss = "ce";        // fgsm, bim, pgd: ce | margin | dlr
+  std::string random_start = "";  // "": the attack's own (pgd uniform, apgd boundary, others none)
   uint64_t seed = 0;
-  int64_t target_classes = 9;         // apgd-t
-  double rho = 0.75;                  // apgd checkpoint threshold
-  double confidence = 0;              // cw-l2 κ
-  int64_t binary_search_steps = 5;    // cw-l2
-  double initial_const = 1.0;         // cw-l2 c at the start of the search
-  double learning_rate = 0.05;        // cw-l2 Adam step (with steps >= 100, see docs/attacks.md)
+  int64_t target_classes = 9;       // apgd-t
+  double rho = 0.75;                // apgd checkpoint threshold
+  double confidence = 0;            // cw-l2 κ
+  int64_t binary_search_steps = 5;  // cw-l2
+  double initial_const = 1.0;       // cw-l2 c at the start of the search
+  double learning_rate = 0.05;      // cw-l2 Adam step (with steps >= 100, see docs/attacks.md)
 
-  // Sets a field from text by its name (the words of spec keys and CLI flags); Error on an unknown key
-  // or a malformed value.
+  // Sets a field from text by its name (the words of spec keys and CLI flags); Error on an unknown
+  // key or a malformed value.
   void set(const std::string& key, const std::string& value);
   // Throws Error naming the first invalid field (unknown attack, negative ε, zero steps, …).
   void validate() const;
@@ -60,23 +61,26 @@ struct AttackOutcome {
   torch::Tensor broken;             // [N] bool: misclassified at `adversarial` (or already at x)
   torch::Tensor perturbation_norm;  // [N] in the attack's norm
   torch::Tensor margin;             // [N] z_t − max_{j≠t} z_j at `adversarial`
-  torch::Tensor broken_by;          // [N] int64: index of the ensemble member that broke it, -1 none
-  int64_t forward_passes = 0;       // per sample, summed
+  torch::Tensor broken_by;     // [N] int64: index of the ensemble member that broke it, -1 none
+  int64_t forward_passes = 0;  // per sample, summed
   int64_t forward_backward_passes = 0;
 };
 
 // Runs one attack on a batch. Only samples classified correctly at x are attacked; the others count
 // as broken at x itself. `sample_ids` (CPU int64) seed the per-sample random starts.
-AttackOutcome run_attack(Classifier& model, const torch::Tensor& images, const torch::Tensor& labels,
-                         const torch::Tensor& sample_ids, const AttackConfig& config);
+AttackOutcome run_attack(Classifier& model, const torch::Tensor& images,
+                         const torch::Tensor& labels, const torch::Tensor& sample_ids,
+                         const AttackConfig& config);
 
-// The per-sample worst case over `attacks`: each runs only on the points still unbroken (AutoAttack).
+// The per-sample worst case over `attacks`: each runs only on the points still unbroken
+// (AutoAttack).
 AttackOutcome run_ensemble(Classifier& model, const torch::Tensor& images,
                            const torch::Tensor& labels, const torch::Tensor& sample_ids,
                            const std::vector<AttackConfig>& attacks);
 
-// Transfer (black-box) attack, Papernot et al. 2017: examples crafted by `crafting` on `substitute`,
-// evaluated on `target`. Passes count the substitute's crafting and the target's evaluation.
+// Transfer (black-box) attack, Papernot et al. 2017: examples crafted by `crafting` on
+// `substitute`, evaluated on `target`. Passes count the substitute's crafting and the target's
+// evaluation.
 AttackOutcome run_transfer_attack(Classifier& target, Classifier& substitute,
                                   const torch::Tensor& images, const torch::Tensor& labels,
                                   const torch::Tensor& sample_ids, const AttackConfig& crafting);

@@ -56,7 +56,8 @@ CarliniWagnerResult carlini_wagner_l2(Classifier& model, const torch::Tensor& im
         previous_loss = current;
       }
     }
-    // Binary search on c: smaller where this round succeeded, larger (x10 until bracketed) where not.
+    // Binary search on c: smaller where this round succeeded, larger (x10 until bracketed) where
+    // not.
     upper = torch::where(succeeded, torch::minimum(upper, constant), upper);
     lower = torch::where(succeeded, lower, torch::maximum(lower, constant));
     constant = torch::where(upper < 1e9, (lower + upper) / 2, constant * 10);

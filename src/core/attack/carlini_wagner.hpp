@@ -1,6 +1,6 @@
 // Carlini & Wagner (2017) L2 attack: minimise ||x' − x||₂² + c·max(z_t − max_{j≠t} z_j + κ, 0) over
-// x' = (tanh(w) + 1)/2 with Adam, a binary search on c per sample, and early abort when the loss stops
-// falling. Its own loop: it optimises an unconstrained penalty, not a projected ascent.
+// x' = (tanh(w) + 1)/2 with Adam, a binary search on c per sample, and early abort when the loss
+// stops falling. Its own loop: it optimises an unconstrained penalty, not a projected ascent.
 #pragma once
 
 #include <torch/types.h>
@@ -10,11 +10,11 @@
 namespace robustscope {
 
 struct CarliniWagnerSettings {
-  int64_t steps = 100;               // Adam steps per binary-search round
+  int64_t steps = 100;  // Adam steps per binary-search round
   int64_t binary_search_steps = 5;
   double initial_const = 1.0;
   double learning_rate = 0.05;
-  double confidence = 0;             // κ
+  double confidence = 0;  // κ
 };
 
 struct CarliniWagnerResult {

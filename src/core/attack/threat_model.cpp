@@ -28,7 +28,8 @@ Norm parse_norm(const std::string& text) {
 
 std::string norm_name(Norm norm) { return norm == Norm::kLinf ? "linf" : "l2"; }
 
-torch::Tensor ThreatModel::project(const torch::Tensor& perturbed, const torch::Tensor& clean) const {
+torch::Tensor ThreatModel::project(const torch::Tensor& perturbed,
+                                   const torch::Tensor& clean) const {
   torch::Tensor delta = perturbed - clean;
   if (norm == Norm::kLinf) {
     delta = delta.clamp(-epsilon, epsilon);
@@ -44,7 +45,8 @@ torch::Tensor ThreatModel::ascent_direction(const torch::Tensor& gradient) const
   return gradient / per_sample_view(l2_norms(gradient) + kTiny, gradient);
 }
 
-torch::Tensor ThreatModel::distance(const torch::Tensor& perturbed, const torch::Tensor& clean) const {
+torch::Tensor ThreatModel::distance(const torch::Tensor& perturbed,
+                                    const torch::Tensor& clean) const {
   const torch::Tensor delta = (perturbed - clean).flatten(1);
   return norm == Norm::kLinf ? delta.abs().amax(1) : delta.norm(2, 1);
 }
@@ -54,15 +56,20 @@ RandomStart parse_random_start(const std::string& text) {
   if (text == "uniform") return RandomStart::kUniform;
   if (text == "gaussian") return RandomStart::kGaussian;
   if (text == "boundary") return RandomStart::kBoundary;
-  throw Error("random_start", "\"" + text + "\" is unknown (known: none, uniform, gaussian, boundary)");
+  throw Error("random_start",
+              "\"" + text + "\" is unknown (known: none, uniform, gaussian, boundary)");
 }
 
 std::string random_start_name(RandomStart start) {
   switch (start) {
-    case RandomStart::kNone: return "none";
-    case RandomStart::kUniform: return "uniform";
-    case RandomStart::kGaussian: return "gaussian";
-    case RandomStart::kBoundary: return "boundary";
+    case RandomStart::kNone:
+      return "none";
+    case RandomStart::kUniform:
+      return "uniform";
+    case RandomStart::kGaussian:
+      return "gaussian";
+    case RandomStart::kBoundary:
+      return "boundary";
   }
   return "none";
 }
@@ -85,7 +92,8 @@ torch::Tensor random_start(const ThreatModel& threat, RandomStart kind, double g
   std::vector<torch::Tensor> deltas;
   deltas.reserve(clean.size(0));
   for (int64_t i = 0; i < clean.size(0); ++i) {
-    auto generator = at::detail::createCPUGenerator(sample_seed(seed, ids[i].item<int64_t>(), restart));
+    auto generator =
+        at::detail::createCPUGenerator(sample_seed(seed, ids[i].item<int64_t>(), restart));
     torch::Tensor delta;
     switch (kind) {
       case RandomStart::kGaussian:
@@ -115,7 +123,8 @@ torch::Tensor random_start(const ThreatModel& threat, RandomStart kind, double g
     }
     deltas.push_back(delta);
   }
-  return threat.project(clean + torch::stack(deltas).to(clean.device(), clean.scalar_type()), clean);
+  return threat.project(clean + torch::stack(deltas).to(clean.device(), clean.scalar_type()),
+                        clean);
 }
 
 }  // namespace robustscope

@@ -19,9 +19,9 @@ struct ThreatModel {
   Norm norm = Norm::kLinf;
   double epsilon = 0.3;
 
-  // Projects `perturbed` onto {x' : ||x' - clean|| <= ε} ∩ [0,1]^d, per sample. For L∞ this is exact
-  // (the intersection is a box); for L2 the radial projection is followed by clipping, which only
-  // shortens the perturbation, so the result is feasible.
+  // Projects `perturbed` onto {x' : ||x' - clean|| <= ε} ∩ [0,1]^d, per sample. For L∞ this is
+  // exact (the intersection is a box); for L2 the radial projection is followed by clipping, which
+  // only shortens the perturbation, so the result is feasible.
   torch::Tensor project(const torch::Tensor& perturbed, const torch::Tensor& clean) const;
 
   // The unit steepest-ascent direction for this norm: sign(g) for L∞, g/||g||₂ for L2.

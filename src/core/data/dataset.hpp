@@ -36,10 +36,10 @@ DatasetInfo dataset_info(const std::string& name);
 
 struct Dataset {
   DatasetInfo info;
-  std::string split;     // "train" or "test"
-  std::string source;    // the files it was read from
-  torch::Tensor images;  // float32 [N, C, H, W], values in [0,1]
-  torch::Tensor labels;  // int64 [N], values in [0, num_classes)
+  std::string split;         // "train" or "test"
+  std::string source;        // the files it was read from
+  torch::Tensor images;      // float32 [N, C, H, W], values in [0,1]
+  torch::Tensor labels;      // int64 [N], values in [0, num_classes)
   int64_t first_sample = 0;  // position of sample 0 in the full split (slices keep sample ids)
 
   int64_t size() const { return labels.size(0); }
@@ -60,8 +60,8 @@ Dataset make_dataset(const DatasetInfo& info, const std::string& split, const st
                      const torch::Tensor& pixels_uint8, const torch::Tensor& labels);
 
 struct Batch {
-  torch::Tensor images;   // on the requested device
-  torch::Tensor labels;   // on the requested device
+  torch::Tensor images;      // on the requested device
+  torch::Tensor labels;      // on the requested device
   torch::Tensor indices;     // positions in this data set (CPU, int64)
   torch::Tensor sample_ids;  // positions in the full split: seeds per-sample randomness (CPU)
 };

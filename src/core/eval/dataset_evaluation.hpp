@@ -1,4 +1,5 @@
-// Attacks and the metric over a whole data set, batch by batch: per-sample results, passes and time.
+// Attacks and the metric over a whole data set, batch by batch: per-sample results, passes and
+// time.
 #pragma once
 
 #include <torch/types.h>
@@ -24,8 +25,8 @@ struct AttackEvaluation {
   double robust_accuracy() const;
 };
 
-// One attack (a single config), the worst-case ensemble (several), or, with a substitute, the transfer
-// of the first config crafted on the substitute.
+// One attack (a single config), the worst-case ensemble (several), or, with a substitute, the
+// transfer of the first config crafted on the substitute.
 AttackEvaluation evaluate_attacks(Classifier& model, const Dataset& data,
                                   const std::vector<AttackConfig>& attacks, int64_t batch_size,
                                   torch::Device device, Classifier* substitute = nullptr);

@@ -20,7 +20,8 @@ torch::Tensor kl(const torch::Tensor& log_p, const torch::Tensor& log_q) {
 
 void validate_divergence(const std::string& kind) {
   if (kind != "kl" && kind != "reverse-kl" && kind != "symmetric-kl" && kind != "js") {
-    throw Error("divergence", "\"" + kind + "\" is unknown (known: kl, reverse-kl, symmetric-kl, js)");
+    throw Error("divergence",
+                "\"" + kind + "\" is unknown (known: kl, reverse-kl, symmetric-kl, js)");
   }
 }
 

@@ -1,7 +1,7 @@
 // Prediction divergences between a clean and a perturbed prediction, on normalised logits:
-// p̃ = softmax(N(Z)) with N ∈ {none, standardize, l2} (docs/methods.md §2). The normalisation makes the
-// divergence invariant to the logit scale: multiplying the last layer by c > 0 changes no prediction,
-// but changes a raw softmax divergence.
+// p̃ = softmax(N(Z)) with N ∈ {none, standardize, l2} (docs/methods.md §2). The normalisation makes
+// the divergence invariant to the logit scale: multiplying the last layer by c > 0 changes no
+// prediction, but changes a raw softmax divergence.
 #pragma once
 
 #include <torch/types.h>

@@ -37,22 +37,36 @@ torch::Tensor normalized_log_probs(const torch::Tensor& logits, const MetricConf
 }  // namespace
 
 void MetricConfig::set(const std::string& key, const std::string& value) {
-  if (key == "divergence") divergence = value;
-  else if (key == "normalization") normalization = value;
-  else if (key == "tau") tau = parse_number(key, value);
-  else if (key == "norm") norm = parse_norm(value);
-  else if (key == "epsilon") epsilon = parse_number(key, value);
-  else if (key == "steps") steps = static_cast<int64_t>(parse_number(key, value));
-  else if (key == "step_size") step_size = parse_number(key, value);
-  else if (key == "restarts") restarts = static_cast<int64_t>(parse_number(key, value));
-  else if (key == "random_start") random_start = value;
-  else if (key == "start_scale") start_scale = parse_number(key, value);
-  else if (key == "seed") seed = static_cast<uint64_t>(parse_number(key, value));
-  else if (key == "record_trace") record_trace = value == "true" || value == "1";
+  if (key == "divergence")
+    divergence = value;
+  else if (key == "normalization")
+    normalization = value;
+  else if (key == "tau")
+    tau = parse_number(key, value);
+  else if (key == "norm")
+    norm = parse_norm(value);
+  else if (key == "epsilon")
+    epsilon = parse_number(key, value);
+  else if (key == "steps")
+    steps = static_cast<int64_t>(parse_number(key, value));
+  else if (key == "step_size")
+    step_size = parse_number(key, value);
+  else if (key == "restarts")
+    restarts = static_cast<int64_t>(parse_number(key, value));
+  else if (key == "random_start")
+    random_start = value;
+  else if (key == "start_scale")
+    start_scale = parse_number(key, value);
+  else if (key == "seed")
+    seed = static_cast<uint64_t>(parse_number(key, value));
+  else if (key == "record_trace")
+    record_trace = value == "true" || value == "1";
   else {
-    throw Error("metric setting", "\"" + key + "\" is unknown (known: divergence, normalization, "
-                                  "tau, norm, epsilon, steps, step_size, restarts, random_start, "
-                                  "start_scale, seed, record_trace)");
+    throw Error("metric setting",
+                "\"" + key +
+                    "\" is unknown (known: divergence, normalization, "
+                    "tau, norm, epsilon, steps, step_size, restarts, random_start, "
+                    "start_scale, seed, record_trace)");
   }
 }
 
@@ -67,8 +81,9 @@ void MetricConfig::validate() const {
   if (!(step_size >= 0)) throw Error("step_size", "must be >= 0 (0: 2.5·epsilon/steps)");
   if (restarts < 1) throw Error("restarts", "must be at least 1, got " + std::to_string(restarts));
   if (parse_random_start(random_start) == RandomStart::kNone) {
-    throw Error("random_start", "\"none\" cannot be used: the divergence and its gradient are "
-                                "exactly zero at the clean input (known: gaussian, uniform, boundary)");
+    throw Error("random_start",
+                "\"none\" cannot be used: the divergence and its gradient are "
+                "exactly zero at the clean input (known: gaussian, uniform, boundary)");
   }
   if (!(start_scale > 0)) throw Error("start_scale", "must be positive");
 }
@@ -147,10 +162,11 @@ MetricSummary summarize_metric(const torch::Tensor& values, int64_t bootstrap_sa
   summary.mean = v.mean().item<double>();
   summary.stddev = summary.count > 1 ? v.std().item<double>() : 0.0;
   summary.median = torch::quantile(v, 0.5).item<double>();
-  for (double q : {0.05, 0.25, 0.75, 0.95}) summary.quantiles[q] = torch::quantile(v, q).item<double>();
+  for (double q : {0.05, 0.25, 0.75, 0.95})
+    summary.quantiles[q] = torch::quantile(v, q).item<double>();
   auto generator = at::detail::createCPUGenerator(seed);
-  const torch::Tensor draws =
-      torch::randint(0, summary.count, {bootstrap_samples, summary.count}, generator, torch::kInt64);
+  const torch::Tensor draws = torch::randint(0, summary.count, {bootstrap_samples, summary.count},
+                                             generator, torch::kInt64);
   const torch::Tensor means = v.index({draws}).mean(1);
   const double tail = (1.0 - confidence) / 2.0;
   summary.ci_low = torch::quantile(means, tail).item<double>();

@@ -1,8 +1,8 @@
 // The robustness metric (Yu et al. 2019, as read in docs/methods.md §2): per sample,
 //   ψ(x) = max_{x' ∈ B_ε(x) ∩ [0,1]^d} D(p̃(x) ‖ p̃(x')),
-// the largest prediction divergence reachable in the ε-ball, found by projected steepest ascent on D
-// with the clean prediction fixed, from a random start (D and its gradient vanish at δ = 0), keeping
-// the per-sample maximum over steps and restarts. Lower ψ = more robust.
+// the largest prediction divergence reachable in the ε-ball, found by projected steepest ascent on
+// D with the clean prediction fixed, from a random start (D and its gradient vanish at δ = 0),
+// keeping the per-sample maximum over steps and restarts. Lower ψ = more robust.
 #pragma once
 
 #include <torch/types.h>

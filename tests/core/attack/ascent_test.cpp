@@ -1,4 +1,5 @@
-// The ascent loop against closed forms on a linear softmax model, and the threat model's constraints.
+// The ascent loop against closed forms on a linear softmax model, and the threat model's
+// constraints.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -24,7 +25,8 @@ Objective pair_objective(int64_t j) {
   };
 }
 
-// max over the ball of (w_j − w_t)·x + b_j − b_t: ε‖w_j − w_t‖₁ (L∞) or ε‖w_j − w_t‖₂ (L2) above x0.
+// max over the ball of (w_j − w_t)·x + b_j − b_t: ε‖w_j − w_t‖₁ (L∞) or ε‖w_j − w_t‖₂ (L2) above
+// x0.
 torch::Tensor closed_form(const torch::Tensor& weight, const torch::Tensor& bias,
                           const torch::Tensor& x0, const torch::Tensor& labels, int64_t j,
                           Norm norm, double epsilon) {
@@ -60,7 +62,8 @@ TEST_P(LinearClosedForm, AscentReachesTheWorstCaseMarginOfEveryPair) {
     const torch::Tensor expected = closed_form(weight, bias, x0, labels, j, norm, epsilon);
     EXPECT_TRUE(torch::allclose(result.best_value, expected, 1e-3, 1e-3))
         << "pair j=" << j << "\nreached " << result.best_value << "\nclosed form " << expected;
-    EXPECT_TRUE((result.best_value <= expected + 1e-4).all().item<bool>()) << "above the true maximum";
+    EXPECT_TRUE((result.best_value <= expected + 1e-4).all().item<bool>())
+        << "above the true maximum";
   }
 }
 
@@ -68,7 +71,8 @@ INSTANTIATE_TEST_SUITE_P(PgdAndApgd, LinearClosedForm,
                          ::testing::Combine(::testing::Values("pgd", "apgd"),
                                             ::testing::Values(Norm::kLinf, Norm::kL2)),
                          [](const auto& info) {
-                           return std::get<0>(info.param) + "_" + norm_name(std::get<1>(info.param));
+                           return std::get<0>(info.param) + "_" +
+                                  norm_name(std::get<1>(info.param));
                          });
 
 TEST(LinearClosedForm, UntargetedMarginAttackReachesTheWorstPair) {
@@ -91,11 +95,12 @@ TEST(LinearClosedForm, UntargetedMarginAttackReachesTheWorstPair) {
     FixedStep fixed(2.5 * epsilon / settings.steps);
     ApgdStep apgd;
     StepRule& rule = apgd_rule ? static_cast<StepRule&>(apgd) : fixed;
-    const AscentResult result =
-        run_ascent(model, x0, Targets{labels, {}, {}}, torch::arange(8),
-                   make_attack_objective("margin"), ThreatModel{Norm::kLinf, epsilon}, rule, settings);
+    const AscentResult result = run_ascent(model, x0, Targets{labels, {}, {}}, torch::arange(8),
+                                           make_attack_objective("margin"),
+                                           ThreatModel{Norm::kLinf, epsilon}, rule, settings);
     EXPECT_TRUE(torch::allclose(result.best_value, expected, 1e-3, 1e-3))
-        << (apgd_rule ? "apgd" : "pgd") << "\nreached " << result.best_value << "\nexpected " << expected;
+        << (apgd_rule ? "apgd" : "pgd") << "\nreached " << result.best_value << "\nexpected "
+        << expected;
   }
 }
 
@@ -136,7 +141,8 @@ TEST(ThreatModel, RandomStartsArePerSampleAndSeeded) {
   const torch::Tensor ids = torch::tensor({10, 11, 12, 13});
   const torch::Tensor a = random_start(threat, RandomStart::kUniform, 0, clean, ids, 7, 0);
   const torch::Tensor again = random_start(threat, RandomStart::kUniform, 0, clean, ids, 7, 0);
-  const torch::Tensor other_restart = random_start(threat, RandomStart::kUniform, 0, clean, ids, 7, 1);
+  const torch::Tensor other_restart =
+      random_start(threat, RandomStart::kUniform, 0, clean, ids, 7, 1);
   EXPECT_TRUE(torch::equal(a, again));
   EXPECT_FALSE(torch::equal(a, other_restart));
   // Sample 12's start is the same alone as in the batch.

@@ -1,5 +1,5 @@
-// Every attack: inside the ball and the box, per-sample determinism, ensemble and transfer semantics,
-// and clear refusals of bad settings.
+// Every attack: inside the ball and the box, per-sample determinism, ensemble and transfer
+// semantics, and clear refusals of bad settings.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -21,7 +21,9 @@ Fixture random_cnn_and_data(int64_t count) {
   seed_all(21);
   Fixture f{BuiltinClassifier(ArchitectureConfig::for_dataset("small-cnn", dataset_info("mnist"),
                                                               {{"channels", 4}, {"hidden", 32}})),
-            {}, {}, {}};
+            {},
+            {},
+            {}};
   f.model.set_training(false);
   auto generator = at::detail::createCPUGenerator(3);
   f.images = torch::rand({count, 1, 28, 28}, generator);
@@ -53,7 +55,8 @@ TEST_P(EveryAttack, AdversarialExamplesStayInTheBallAndTheBox) {
   const double epsilon = norm == Norm::kLinf ? 0.1 : 1.0;
   const AttackConfig config = attack(name, norm, epsilon);
   const AttackOutcome outcome = run_attack(f.model, f.images, f.labels, f.ids, config);
-  EXPECT_TRUE((outcome.perturbation_norm <= epsilon + 1e-5).all().item<bool>()) << outcome.perturbation_norm;
+  EXPECT_TRUE((outcome.perturbation_norm <= epsilon + 1e-5).all().item<bool>())
+      << outcome.perturbation_norm;
   EXPECT_GE(outcome.adversarial.min().item<float>(), 0.0f);
   EXPECT_LE(outcome.adversarial.max().item<float>(), 1.0f);
   // The verdicts agree with the model at the returned points.
@@ -65,15 +68,17 @@ TEST_P(EveryAttack, AdversarialExamplesStayInTheBallAndTheBox) {
   EXPECT_GT(outcome.forward_backward_passes, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    All, EveryAttack,
-    ::testing::Combine(::testing::Values("fgsm", "bim", "pgd", "apgd-ce", "apgd-dlr", "apgd-t", "cw-l2"),
-                       ::testing::Values(Norm::kLinf, Norm::kL2)),
-    [](const auto& info) {
-      std::string name = std::get<0>(info.param) + "_" + norm_name(std::get<1>(info.param));
-      for (char& ch : name) if (ch == '-') ch = '_';
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(All, EveryAttack,
+                         ::testing::Combine(::testing::Values("fgsm", "bim", "pgd", "apgd-ce",
+                                                              "apgd-dlr", "apgd-t", "cw-l2"),
+                                            ::testing::Values(Norm::kLinf, Norm::kL2)),
+                         [](const auto& info) {
+                           std::string name =
+                               std::get<0>(info.param) + "_" + norm_name(std::get<1>(info.param));
+                           for (char& ch : name)
+                             if (ch == '-') ch = '_';
+                           return name;
+                         });
 
 TEST(Attacks, ASamplesOutcomeDoesNotDependOnItsBatch) {
   Fixture f = random_cnn_and_data(10);
@@ -111,7 +116,8 @@ TEST(Attacks, EnsembleBreaksExactlyTheUnionOfItsMembers) {
 TEST(Attacks, MisclassifiedSamplesCountAsBrokenWithoutBeingAttacked) {
   Fixture f = random_cnn_and_data(6);
   const torch::Tensor wrong_labels = (f.labels + 1) % 10;
-  const AttackOutcome outcome = run_attack(f.model, f.images, wrong_labels, f.ids, attack("pgd", Norm::kLinf, 0.1));
+  const AttackOutcome outcome =
+      run_attack(f.model, f.images, wrong_labels, f.ids, attack("pgd", Norm::kLinf, 0.1));
   EXPECT_TRUE(outcome.broken.all().item<bool>());
   EXPECT_TRUE((outcome.broken_by == -2).all().item<bool>());
   EXPECT_TRUE((outcome.margin < 0).all().item<bool>());
@@ -123,7 +129,8 @@ TEST(Attacks, TransferFromTheModelItselfEqualsTheWhiteBoxAttack) {
   Fixture f = random_cnn_and_data(10);
   const AttackConfig config = attack("bim", Norm::kLinf, 0.05);
   const AttackOutcome white_box = run_attack(f.model, f.images, f.labels, f.ids, config);
-  const AttackOutcome transfer = run_transfer_attack(f.model, f.model, f.images, f.labels, f.ids, config);
+  const AttackOutcome transfer =
+      run_transfer_attack(f.model, f.model, f.images, f.labels, f.ids, config);
   EXPECT_TRUE(torch::equal(transfer.broken, white_box.broken));
 }
 
@@ -148,10 +155,13 @@ TEST(Attacks, BadSettingsAreRefusedWithTheirNames) {
   Fixture f = random_cnn_and_data(2);
   AttackConfig config;
   config.name = "pgdd";
-  EXPECT_ERROR_CONTAINING(config.validate(), "attack: \"pgdd\" is unknown (known: fgsm, bim, pgd, apgd-ce, apgd-dlr, apgd-t, cw-l2)");
+  EXPECT_ERROR_CONTAINING(
+      config.validate(),
+      "attack: \"pgdd\" is unknown (known: fgsm, bim, pgd, apgd-ce, apgd-dlr, apgd-t, cw-l2)");
   config = AttackConfig();
   config.epsilon = -0.1;
-  EXPECT_ERROR_CONTAINING(run_attack(f.model, f.images, f.labels, f.ids, config), "epsilon: must be a finite number >= 0, got -0.1");
+  EXPECT_ERROR_CONTAINING(run_attack(f.model, f.images, f.labels, f.ids, config),
+                          "epsilon: must be a finite number >= 0, got -0.1");
   config = AttackConfig();
   config.steps = 0;
   EXPECT_ERROR_CONTAINING(config.validate(), "steps: must be at least 1, got 0");
@@ -160,7 +170,8 @@ TEST(Attacks, BadSettingsAreRefusedWithTheirNames) {
   EXPECT_ERROR_CONTAINING(config.validate(), "cw-l2 is an L2 attack");
   config = AttackConfig();
   config.loss = "hinge";
-  EXPECT_ERROR_CONTAINING(config.validate(), "\"hinge\" is unknown (known: ce, margin, dlr, dlr-targeted)");
+  EXPECT_ERROR_CONTAINING(config.validate(),
+                          "\"hinge\" is unknown (known: ce, margin, dlr, dlr-targeted)");
   EXPECT_ERROR_CONTAINING(config.set("epsilon", "0.3x"), "\"0.3x\" is not a number");
   EXPECT_ERROR_CONTAINING(config.set("eps", "0.3"), "\"eps\" is unknown");
   EXPECT_ERROR_CONTAINING(config.set("norm", "l1"), "\"l1\" is unknown (known: linf, l2)");

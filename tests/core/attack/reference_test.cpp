@@ -1,5 +1,6 @@
-// Agreement with an independent PyTorch implementation (tests/core/attack/reference_attacks.py) on the
-// same TorchScript model and inputs: robust accuracies within 1 percentage point, metric mean within 2%.
+// Agreement with an independent PyTorch implementation (tests/core/attack/reference_attacks.py) on
+// the same TorchScript model and inputs: robust accuracies within 1 percentage point, metric mean
+// within 2%.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -24,7 +25,8 @@ std::map<std::string, double> read_reference(const std::string& path) {
   std::string line;
   while (std::getline(in, line)) {
     const size_t equals = line.find('=');
-    if (equals != std::string::npos) values[line.substr(0, equals)] = std::stod(line.substr(equals + 1));
+    if (equals != std::string::npos)
+      values[line.substr(0, equals)] = std::stod(line.substr(equals + 1));
   }
   return values;
 }
@@ -33,10 +35,10 @@ TEST(Reference, AttacksAndMetricAgreeWithAnIndependentPyTorchImplementation) {
   if (testing::python().empty()) GTEST_SKIP() << "no Python with torch was found at configure time";
   configure_threads(0);
   testing::TempDir dir;
-  const auto run = testing::run_command(testing::python() + " " ROBUSTSCOPE_SOURCE_DIR
-                                        "/tests/core/attack/reference_attacks.py " + testing::data_dir() +
-                                        " " + dir.path().string() + " " + std::to_string(kCount) + " " +
-                                        std::to_string(kEpsilon) + " " + std::to_string(kSteps));
+  const auto run = testing::run_command(
+      testing::python() + " " ROBUSTSCOPE_SOURCE_DIR "/tests/core/attack/reference_attacks.py " +
+      testing::data_dir() + " " + dir.path().string() + " " + std::to_string(kCount) + " " +
+      std::to_string(kEpsilon) + " " + std::to_string(kSteps));
   ASSERT_EQ(run.exit_code, 0) << run.output;
   const auto reference = read_reference(dir.file("reference.txt"));
 
@@ -53,14 +55,16 @@ TEST(Reference, AttacksAndMetricAgreeWithAnIndependentPyTorchImplementation) {
     const AttackOutcome outcome = run_attack(*model, test.images, test.labels, ids, config);
     const double robust_accuracy = 1.0 - outcome.broken.to(torch::kFloat64).mean().item<double>();
     const double expected = reference.at(name + "_robust_accuracy");
-    std::printf("%s robust accuracy %.4f, reference %.4f\n", name.c_str(), robust_accuracy, expected);
+    std::printf("%s robust accuracy %.4f, reference %.4f\n", name.c_str(), robust_accuracy,
+                expected);
     EXPECT_NEAR(robust_accuracy, expected, 0.01) << name;
     EXPECT_GT(expected, 0.02) << name << ": the setting should leave something to compare";
   }
   MetricConfig metric;
   metric.epsilon = kEpsilon;
   metric.steps = kSteps;
-  const double metric_mean = compute_metric(*model, test.images, ids, metric).value.mean().item<double>();
+  const double metric_mean =
+      compute_metric(*model, test.images, ids, metric).value.mean().item<double>();
   std::printf("metric mean %.5f, reference %.5f\n", metric_mean, reference.at("metric_mean"));
   EXPECT_NEAR(metric_mean / reference.at("metric_mean"), 1.0, 0.02);
 }

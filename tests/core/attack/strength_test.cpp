@@ -17,20 +17,22 @@ class Strength : public ::testing::Test {
     const Dataset train = load_dataset("mnist", testing::data_dir(), "train");
     test_ = new Dataset(load_dataset("mnist", testing::data_dir(), "test").slice(0, 300));
     seed_all(2);
-    model_ = new BuiltinClassifier(
-        ArchitectureConfig::for_dataset("small-cnn", train.info, {{"channels", 16}, {"hidden", 256}}));
+    model_ = new BuiltinClassifier(ArchitectureConfig::for_dataset(
+        "small-cnn", train.info, {{"channels", 16}, {"hidden", 256}}));
     TrainConfig config;
     config.epochs = 3;
     config.batch_size = 64;
     config.seed = 2;
-    train_classifier(*model_, train, config, natural_objective(), torch::kCPU, [](const EpochReport&) {});
+    train_classifier(*model_, train, config, natural_objective(), torch::kCPU,
+                     [](const EpochReport&) {});
   }
   static void TearDownTestSuite() {
     delete model_;
     delete test_;
   }
   static double robust_accuracy(const AttackConfig& config) {
-    const AttackOutcome outcome = run_attack(*model_, test_->images, test_->labels, torch::arange(test_->size()), config);
+    const AttackOutcome outcome =
+        run_attack(*model_, test_->images, test_->labels, torch::arange(test_->size()), config);
     return 1.0 - outcome.broken.to(torch::kFloat64).mean().item<double>();
   }
   static BuiltinClassifier* model_;
@@ -61,8 +63,8 @@ TEST_F(Strength, ApgdIsNeverWeakerThanPgdWithTheSameBudget) {
       pgd.epsilon = apgd.epsilon = epsilon;
       pgd.steps = apgd.steps = 20;
       const double pgd_accuracy = robust_accuracy(pgd), apgd_accuracy = robust_accuracy(apgd);
-      std::printf("eps %.2f loss %s: PGD-20 %.4f, APGD-20 %.4f\n", epsilon, loss.c_str(), pgd_accuracy,
-                  apgd_accuracy);
+      std::printf("eps %.2f loss %s: PGD-20 %.4f, APGD-20 %.4f\n", epsilon, loss.c_str(),
+                  pgd_accuracy, apgd_accuracy);
       EXPECT_LE(apgd_accuracy, pgd_accuracy) << "epsilon " << epsilon << ", loss " << loss;
       EXPECT_GT(pgd_accuracy, 0.0) << "epsilon " << epsilon << " leaves nothing to compare";
     }
@@ -75,8 +77,9 @@ TEST_F(Strength, CarliniWagnerFindsSmallL2Perturbations) {
   config.norm = Norm::kL2;
   config.epsilon = 3.0;
   config.steps = 100;
-  const AttackOutcome outcome = run_attack(*model_, test_->images.slice(0, 0, 50), test_->labels.slice(0, 0, 50),
-                                           torch::arange(50), config);
+  const AttackOutcome outcome =
+      run_attack(*model_, test_->images.slice(0, 0, 50), test_->labels.slice(0, 0, 50),
+                 torch::arange(50), config);
   const torch::Tensor broken = outcome.broken & outcome.broken_by.eq(0);
   EXPECT_GT(broken.to(torch::kFloat64).mean().item<double>(), 0.8);
   const double median = outcome.perturbation_norm.masked_select(broken).median().item<double>();

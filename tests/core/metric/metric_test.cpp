@@ -14,7 +14,8 @@ namespace {
 
 BuiltinClassifier small_mlp(uint64_t seed) {
   seed_all(seed);
-  BuiltinClassifier model(ArchitectureConfig::for_dataset("mlp", dataset_info("mnist"), {{"hidden", 64}, {"layers", 2}}));
+  BuiltinClassifier model(ArchitectureConfig::for_dataset("mlp", dataset_info("mnist"),
+                                                          {{"hidden", 64}, {"layers", 2}}));
   model.set_training(false);
   return model;
 }
@@ -28,7 +29,8 @@ torch::Tensor images(int64_t count, uint64_t seed) {
 std::vector<torch::nn::Linear> linears(BuiltinClassifier& model) {
   std::vector<torch::nn::Linear> layers;
   for (const auto& module : model.network()->modules(/*include_self=*/false)) {
-    if (auto linear = std::dynamic_pointer_cast<torch::nn::LinearImpl>(module)) layers.emplace_back(linear);
+    if (auto linear = std::dynamic_pointer_cast<torch::nn::LinearImpl>(module))
+      layers.emplace_back(linear);
   }
   return layers;
 }
@@ -44,14 +46,17 @@ TEST(Metric, IsAtLeastTheDivergenceAtAThousandRandomPointsOfTheBall) {
     const ThreatModel threat{norm, config.epsilon};
     for (int64_t i = 0; i < 6; ++i) {
       const torch::Tensor clean = x[i].unsqueeze(0).expand({1000, 1, 28, 28});
-      const torch::Tensor points =
-          random_start(threat, RandomStart::kUniform, 0, clean, torch::arange(1000) + 1000 * i, 99, 0);
-      const double sampled = prediction_divergence(model, clean, points, config).max().item<double>();
-      EXPECT_GE(result.value[i].item<double>(), sampled) << "sample " << i << ", " << norm_name(norm);
+      const torch::Tensor points = random_start(threat, RandomStart::kUniform, 0, clean,
+                                                torch::arange(1000) + 1000 * i, 99, 0);
+      const double sampled =
+          prediction_divergence(model, clean, points, config).max().item<double>();
+      EXPECT_GE(result.value[i].item<double>(), sampled)
+          << "sample " << i << ", " << norm_name(norm);
     }
     EXPECT_TRUE((threat.distance(result.maximiser, x) <= config.epsilon + 1e-5).all().item<bool>());
     // ψ is the divergence at the returned maximiser.
-    EXPECT_TRUE(torch::allclose(prediction_divergence(model, x, result.maximiser, config), result.value, 1e-4, 1e-6));
+    EXPECT_TRUE(torch::allclose(prediction_divergence(model, x, result.maximiser, config),
+                                result.value, 1e-4, 1e-6));
   }
 }
 
@@ -77,10 +82,13 @@ TEST(Metric, ScalingTheLastLayerChangesTheRawMetricButNotTheNormalisedOne) {
   for (double scale : {0.1, 10.0}) {
     EXPECT_TRUE(torch::equal(predictions[scale], predictions[1.0]));
     // Sign ascent is not smooth: float rounding may tip a path, hence 1% rather than bit equality.
-    EXPECT_TRUE(torch::allclose(by_scale_normalised[scale].value, by_scale_normalised[1.0].value, 1e-2, 1e-6))
+    EXPECT_TRUE(torch::allclose(by_scale_normalised[scale].value, by_scale_normalised[1.0].value,
+                                1e-2, 1e-6))
         << "scale " << scale;
-    const double raw_ratio = (by_scale_raw[scale].value.mean() / by_scale_raw[1.0].value.mean()).item<double>();
-    EXPECT_TRUE(raw_ratio < 0.5 || raw_ratio > 2.0) << "raw metric ratio " << raw_ratio << " at scale " << scale;
+    const double raw_ratio =
+        (by_scale_raw[scale].value.mean() / by_scale_raw[1.0].value.mean()).item<double>();
+    EXPECT_TRUE(raw_ratio < 0.5 || raw_ratio > 2.0)
+        << "raw metric ratio " << raw_ratio << " at scale " << scale;
   }
 }
 
@@ -120,7 +128,8 @@ TEST(Metric, RecordsClassesStepsTraceAndPasses) {
   const torch::Tensor trace_max = std::get<0>(result.trace.flatten(1).max(1));
   EXPECT_TRUE(torch::allclose(trace_max, result.value, 1e-5, 1e-7));
   EXPECT_EQ(result.forward_backward_passes, 5 * 2 * 7);
-  EXPECT_TRUE((result.best_step >= 0).all().item<bool>() && (result.best_step <= 7).all().item<bool>());
+  EXPECT_TRUE((result.best_step >= 0).all().item<bool>() &&
+              (result.best_step <= 7).all().item<bool>());
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(torch::equal(result.clean_class, model.forward(x).argmax(1)));
 }
@@ -133,8 +142,10 @@ TEST(Divergence, KnownValuesAndIdentities) {
   EXPECT_NEAR(kl[1].item<double>(), 0.9 * std::log(1.8) + 0.1 * std::log(0.2), 1e-12);
   EXPECT_TRUE(torch::allclose(divergence(p, q, "reverse-kl"), divergence(q, p, "kl")));
   EXPECT_TRUE(torch::allclose(divergence(p, q, "symmetric-kl"), kl + divergence(q, p, "kl")));
-  const torch::Tensor disjoint_p = torch::log(torch::tensor({{1.0 - 1e-15, 1e-15}}, torch::kFloat64));
-  const torch::Tensor disjoint_q = torch::log(torch::tensor({{1e-15, 1.0 - 1e-15}}, torch::kFloat64));
+  const torch::Tensor disjoint_p =
+      torch::log(torch::tensor({{1.0 - 1e-15, 1e-15}}, torch::kFloat64));
+  const torch::Tensor disjoint_q =
+      torch::log(torch::tensor({{1e-15, 1.0 - 1e-15}}, torch::kFloat64));
   EXPECT_NEAR(divergence(disjoint_p, disjoint_q, "js").item<double>(), std::log(2.0), 1e-9);
   EXPECT_ERROR_CONTAINING(divergence(p, q, "hellinger"), "\"hellinger\" is unknown");
 }
@@ -142,9 +153,12 @@ TEST(Divergence, KnownValuesAndIdentities) {
 TEST(Divergence, NormalisationsRemoveTheLogitScale) {
   auto generator = at::detail::createCPUGenerator(8);
   const torch::Tensor z = torch::randn({4, 10}, generator);
-  EXPECT_TRUE(torch::allclose(normalize_logits(z, "standardize", 0), normalize_logits(3 * z + 2, "standardize", 0), 1e-5));
-  EXPECT_TRUE(torch::allclose(normalize_logits(z, "l2", 0), normalize_logits(7 * z, "l2", 0), 1e-5));
-  EXPECT_TRUE(torch::allclose(normalize_logits(z, "l2", 0).norm(2, 1), torch::full({4}, std::sqrt(10.0))));
+  EXPECT_TRUE(torch::allclose(normalize_logits(z, "standardize", 0),
+                              normalize_logits(3 * z + 2, "standardize", 0), 1e-5));
+  EXPECT_TRUE(
+      torch::allclose(normalize_logits(z, "l2", 0), normalize_logits(7 * z, "l2", 0), 1e-5));
+  EXPECT_TRUE(
+      torch::allclose(normalize_logits(z, "l2", 0).norm(2, 1), torch::full({4}, std::sqrt(10.0))));
   EXPECT_TRUE(torch::allclose(normalize_logits(z, "l2", 2.0).norm(2, 1), torch::full({4}, 2.0)));
   EXPECT_TRUE(torch::equal(normalize_logits(z, "none", 0), z));
 }
@@ -172,7 +186,8 @@ TEST(Metric, BadSettingsAreRefused) {
   EXPECT_ERROR_CONTAINING(config.validate(), "epsilon: must be a finite number > 0, got -1");
   config = MetricConfig();
   config.normalization = "softmax";
-  EXPECT_ERROR_CONTAINING(config.validate(), "\"softmax\" is unknown (known: none, standardize, l2)");
+  EXPECT_ERROR_CONTAINING(config.validate(),
+                          "\"softmax\" is unknown (known: none, standardize, l2)");
   EXPECT_ERROR_CONTAINING(config.set("divergnce", "kl"), "\"divergnce\" is unknown");
 }
 
