@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "core/runtime/device.hpp"
+#include "core/settings_text.hpp"
 
 namespace robustscope::cli {
 
@@ -61,21 +62,8 @@ std::vector<std::pair<std::string, std::string>> parse_pairs(const std::vector<s
 std::map<std::string, int64_t> parse_integer_pairs(const std::vector<std::string>& items,
                                                    const std::string& flag) {
   std::map<std::string, int64_t> pairs;
-  for (const auto& item : items) {
-    const size_t equals = item.find('=');
-    size_t used = 0;
-    int64_t value = 0;
-    bool valid = equals != std::string::npos && equals > 0 && equals + 1 < item.size();
-    if (valid) {
-      try {
-        value = std::stoll(item.substr(equals + 1), &used);
-        valid = used == item.size() - equals - 1;
-      } catch (const std::exception&) {
-        valid = false;
-      }
-    }
-    if (!valid) throw Error(flag, "\"" + item + "\" is not key=integer");
-    pairs[item.substr(0, equals)] = value;
+  for (const auto& [key, value] : parse_pairs(items, flag)) {
+    pairs[key] = parse_integer(flag + " " + key, value);
   }
   return pairs;
 }

@@ -120,7 +120,7 @@ TEST(Cli, BadInputGivesAMessageAndANonZeroExit) {
 
   const auto bad_arch_arg = run_command(robustscope("train --arch-arg width --output x.pt"));
   EXPECT_EQ(bad_arch_arg.exit_code, 1);
-  EXPECT_NE(bad_arch_arg.output.find("\"width\" is not key=integer"), std::string::npos)
+  EXPECT_NE(bad_arch_arg.output.find("--arch-arg: \"width\" is not key=value"), std::string::npos)
       << bad_arch_arg.output;
 }
 

@@ -8,12 +8,6 @@
 namespace robustscope {
 namespace {
 
-torch::Tensor per_sample_view(const torch::Tensor& values, const torch::Tensor& like) {
-  std::vector<int64_t> shape(like.dim(), 1);
-  shape[0] = like.size(0);
-  return values.view(shape);
-}
-
 struct Evaluation {
   torch::Tensor value;
   torch::Tensor gradient;  // undefined for forward-only evaluations

@@ -11,6 +11,7 @@
 #include "core/attack/carlini_wagner.hpp"
 #include "core/attack/objectives.hpp"
 #include "core/error.hpp"
+#include "core/settings_text.hpp"
 
 namespace robustscope {
 namespace {
@@ -24,29 +25,7 @@ std::string join(const std::vector<std::string>& items) {
   return text;
 }
 
-double parse_number(const std::string& key, const std::string& value) {
-  try {
-    size_t used = 0;
-    const double number = std::stod(value, &used);
-    if (used == value.size()) return number;
-  } catch (const std::exception&) {
-  }
-  throw Error(key, "\"" + value + "\" is not a number");
-}
-
-int64_t parse_integer(const std::string& key, const std::string& value) {
-  const double number = parse_number(key, value);
-  if (number != std::floor(number)) throw Error(key, "\"" + value + "\" is not an integer");
-  return static_cast<int64_t>(number);
-}
-
 bool is_apgd(const std::string& name) { return name.rfind("apgd", 0) == 0; }
-
-std::string format(double value) {
-  std::ostringstream out;
-  out << value;
-  return out.str();
-}
 
 }  // namespace
 
@@ -98,18 +77,19 @@ void AttackConfig::validate() const {
     throw Error("attack", "\"" + name + "\" is unknown (known: " + join(kAttacks) + ")");
   }
   if (!(epsilon >= 0) || !std::isfinite(epsilon)) {
-    throw Error("epsilon", "must be a finite number >= 0, got " + format(epsilon));
+    throw Error("epsilon", "must be a finite number >= 0, got " + format_number(epsilon));
   }
   if (steps < 1) throw Error("steps", "must be at least 1, got " + std::to_string(steps));
   if (!(step_size >= 0) || !std::isfinite(step_size)) {
-    throw Error("step_size", "must be >= 0 (0: 2.5·epsilon/steps), got " + format(step_size));
+    throw Error("step_size",
+                "must be >= 0 (0: 2.5·epsilon/steps), got " + format_number(step_size));
   }
   if (restarts < 1) throw Error("restarts", "must be at least 1, got " + std::to_string(restarts));
   make_attack_objective(loss);
   if (loss == "dlr-targeted") throw Error("loss", "dlr-targeted is apgd-t's own loss");
   if (!random_start.empty()) parse_random_start(random_start);
   if (target_classes < 1) throw Error("target_classes", "must be at least 1");
-  if (!(rho > 0 && rho < 1)) throw Error("rho", "must be in (0, 1), got " + format(rho));
+  if (!(rho > 0 && rho < 1)) throw Error("rho", "must be in (0, 1), got " + format_number(rho));
   if (name == "cw-l2") {
     if (norm != Norm::kL2) throw Error("norm", "cw-l2 is an L2 attack: set norm to l2");
     if (!(confidence >= 0)) throw Error("confidence", "must be >= 0");
@@ -134,26 +114,26 @@ RandomStart AttackConfig::effective_random_start() const {
 std::map<std::string, std::string> AttackConfig::to_entries() const {
   std::map<std::string, std::string> entries = {{"name", name},
                                                 {"norm", norm_name(norm)},
-                                                {"epsilon", format(epsilon)},
+                                                {"epsilon", format_number(epsilon)},
                                                 {"seed", std::to_string(seed)}};
   if (name == "cw-l2") {
     entries.insert({{"steps", std::to_string(steps)},
                     {"binary_search_steps", std::to_string(binary_search_steps)},
-                    {"initial_const", format(initial_const)},
-                    {"learning_rate", format(learning_rate)},
-                    {"confidence", format(confidence)}});
+                    {"initial_const", format_number(initial_const)},
+                    {"learning_rate", format_number(learning_rate)},
+                    {"confidence", format_number(confidence)}});
     return entries;
   }
   entries["random_start"] = random_start_name(effective_random_start());
   entries["restarts"] = std::to_string(restarts);
   if (name != "fgsm") entries["steps"] = std::to_string(steps);
   if (is_apgd(name)) {
-    entries["rho"] = format(rho);
+    entries["rho"] = format_number(rho);
     entries["loss"] = name == "apgd-ce" ? "ce" : name == "apgd-dlr" ? "dlr" : "dlr-targeted";
     if (name == "apgd-t") entries["target_classes"] = std::to_string(target_classes);
   } else {
     entries["loss"] = loss;
-    entries["step_size"] = format(effective_step_size());
+    entries["step_size"] = format_number(effective_step_size());
   }
   return entries;
 }
@@ -186,9 +166,7 @@ Candidates craft(Classifier& model, const torch::Tensor& images, const torch::Te
     // Only what lies inside the ε-ball counts; elsewhere the clean point stands.
     const torch::Tensor inside =
         threat.distance(result.adversarial, images) <= config.epsilon + 1e-6;
-    std::vector<int64_t> per_sample(images.dim(), 1);
-    per_sample[0] = images.size(0);
-    return {torch::where(inside.view(per_sample), result.adversarial, images),
+    return {torch::where(per_sample_view(inside, images), result.adversarial, images),
             {},
             0,
             result.forward_backward_passes};
@@ -314,9 +292,7 @@ AttackOutcome run_transfer_attack(Classifier& target, Classifier& substitute,
   outcome.forward_passes = crafted.forward_passes + 2 * images.size(0);
   const torch::Tensor correct = clean_logits(target, images).argmax(1).eq(labels);
   // Points the target already misclassifies stay as they are; the others get the crafted example.
-  std::vector<int64_t> per_sample(images.dim(), 1);
-  per_sample[0] = images.size(0);
-  outcome.adversarial = torch::where(correct.view(per_sample), crafted.adversarial, images);
+  outcome.adversarial = torch::where(per_sample_view(correct, images), crafted.adversarial, images);
   outcome.margin = logit_margin(clean_logits(target, outcome.adversarial), labels);
   outcome.broken = outcome.margin < 0 | correct.logical_not();
   outcome.broken_by = torch::where(

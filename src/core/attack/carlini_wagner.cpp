@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "core/attack/objectives.hpp"
+#include "core/attack/threat_model.hpp"
 
 namespace robustscope {
 
@@ -44,10 +45,8 @@ CarliniWagnerResult carlini_wagner_l2(Classifier& model, const torch::Tensor& im
         const torch::Tensor l2 = l2_squared.detach().sqrt();
         const torch::Tensor better = success & (l2 < best_l2);
         best_l2 = torch::where(better, l2, best_l2);
-        std::vector<int64_t> per_sample(candidate.dim(), 1);
-        per_sample[0] = n;
-        result.adversarial =
-            torch::where(better.view(per_sample), candidate.detach(), result.adversarial);
+        result.adversarial = torch::where(per_sample_view(better, candidate), candidate.detach(),
+                                          result.adversarial);
         succeeded |= success;
       }
       if ((step + 1) % abort_check == 0) {

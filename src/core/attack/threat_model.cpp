@@ -10,15 +10,15 @@ namespace {
 
 constexpr double kTiny = 1e-12;  // guards divisions by a zero norm
 
+torch::Tensor l2_norms(const torch::Tensor& x) { return x.flatten(1).norm(2, 1); }
+
+}  // namespace
+
 torch::Tensor per_sample_view(const torch::Tensor& values, const torch::Tensor& like) {
   std::vector<int64_t> shape(like.dim(), 1);
   shape[0] = like.size(0);
   return values.view(shape);
 }
-
-torch::Tensor l2_norms(const torch::Tensor& x) { return x.flatten(1).norm(2, 1); }
-
-}  // namespace
 
 Norm parse_norm(const std::string& text) {
   if (text == "linf") return Norm::kLinf;

@@ -47,6 +47,9 @@ torch::Tensor random_start(const ThreatModel& threat, RandomStart kind, double g
                            const torch::Tensor& clean, const torch::Tensor& sample_ids,
                            uint64_t seed, int64_t restart);
 
+// [N] values viewed as [N, 1, 1, …] to broadcast against a batch shaped like `like`.
+torch::Tensor per_sample_view(const torch::Tensor& values, const torch::Tensor& like);
+
 // The per-sample seed of (seed, sample id, stream): a SplitMix64 mix, so nearby ids give unrelated
 // streams.
 uint64_t sample_seed(uint64_t seed, int64_t sample_id, int64_t stream);

@@ -9,25 +9,10 @@
 #include "core/attack/ascent.hpp"
 #include "core/error.hpp"
 #include "core/metric/divergence.hpp"
+#include "core/settings_text.hpp"
 
 namespace robustscope {
 namespace {
-
-double parse_number(const std::string& key, const std::string& value) {
-  try {
-    size_t used = 0;
-    const double number = std::stod(value, &used);
-    if (used == value.size()) return number;
-  } catch (const std::exception&) {
-  }
-  throw Error(key, "\"" + value + "\" is not a number");
-}
-
-std::string format(double value) {
-  std::ostringstream out;
-  out << value;
-  return out.str();
-}
 
 // log p̃ for logits.
 torch::Tensor normalized_log_probs(const torch::Tensor& logits, const MetricConfig& config) {
@@ -75,7 +60,7 @@ void MetricConfig::validate() const {
   validate_normalization(normalization);
   if (!(tau >= 0)) throw Error("tau", "must be >= 0 (0: sqrt of the class count)");
   if (!(epsilon > 0) || !std::isfinite(epsilon)) {
-    throw Error("epsilon", "must be a finite number > 0, got " + format(epsilon));
+    throw Error("epsilon", "must be a finite number > 0, got " + format_number(epsilon));
   }
   if (steps < 1) throw Error("steps", "must be at least 1, got " + std::to_string(steps));
   if (!(step_size >= 0)) throw Error("step_size", "must be >= 0 (0: 2.5·epsilon/steps)");
@@ -95,14 +80,14 @@ double MetricConfig::effective_step_size() const {
 std::map<std::string, std::string> MetricConfig::to_entries() const {
   return {{"divergence", divergence},
           {"normalization", normalization},
-          {"tau", format(tau)},
+          {"tau", format_number(tau)},
           {"norm", norm_name(norm)},
-          {"epsilon", format(epsilon)},
+          {"epsilon", format_number(epsilon)},
           {"steps", std::to_string(steps)},
-          {"step_size", format(effective_step_size())},
+          {"step_size", format_number(effective_step_size())},
           {"restarts", std::to_string(restarts)},
           {"random_start", random_start},
-          {"start_scale", format(start_scale)},
+          {"start_scale", format_number(start_scale)},
           {"seed", std::to_string(seed)}};
 }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/settings_text.hpp"
 #include "core/version.hpp"
 
 namespace robustscope {
@@ -15,16 +16,9 @@ namespace {
 
 constexpr const char* kFormat = "robustscope-checkpoint/1";
 
-std::string format_double(double value) {
-  std::ostringstream out;
-  out.precision(17);
-  out << value;
-  return out.str();
-}
-
 std::string join_doubles(const std::vector<double>& values) {
   std::string text;
-  for (double value : values) text += (text.empty() ? "" : ",") + format_double(value);
+  for (double value : values) text += (text.empty() ? "" : ",") + format_number(value);
   return text;
 }
 
@@ -35,32 +29,11 @@ const std::string& entry(const std::map<std::string, std::string>& entries, cons
   return found->second;
 }
 
-int64_t parse_int(const std::string& text, const std::string& key, const std::string& where) {
-  try {
-    size_t used = 0;
-    const int64_t value = std::stoll(text, &used);
-    if (used == text.size()) return value;
-  } catch (const std::exception&) {
-  }
-  throw Error(where, "checkpoint metadata \"" + key + "\" = \"" + text + "\" is not an integer");
-}
-
-double parse_double(const std::string& text, const std::string& key, const std::string& where) {
-  try {
-    size_t used = 0;
-    const double value = std::stod(text, &used);
-    if (used == text.size()) return value;
-  } catch (const std::exception&) {
-  }
-  throw Error(where, "checkpoint metadata \"" + key + "\" = \"" + text + "\" is not a number");
-}
-
-std::vector<double> parse_doubles(const std::string& text, const std::string& key,
-                                  const std::string& where) {
+std::vector<double> parse_doubles(const std::string& text, const std::string& key) {
   std::vector<double> values;
   std::stringstream stream(text);
   std::string item;
-  while (std::getline(stream, item, ',')) values.push_back(parse_double(item, key, where));
+  while (std::getline(stream, item, ',')) values.push_back(parse_number(key, item));
   return values;
 }
 
@@ -138,7 +111,7 @@ std::map<std::string, std::string> CheckpointMetadata::to_entries() const {
       {"architecture.stddev", join_doubles(architecture.stddev)},
       {"dataset", dataset},
       {"seed", std::to_string(seed)},
-      {"test_accuracy", format_double(test_accuracy)},
+      {"test_accuracy", format_number(test_accuracy)},
       {"code_version", code_version},
       {"libtorch_version", libtorch_version}};
   for (const auto& [key, value] : architecture.arguments) {
@@ -158,24 +131,28 @@ CheckpointMetadata CheckpointMetadata::from_entries(
                   &arch.input.width) != 3) {
     throw Error(where, "checkpoint input shape \"" + shape + "\" is not CxHxW");
   }
-  arch.num_classes = parse_int(entry(entries, "architecture.num_classes", where),
-                               "architecture.num_classes", where);
-  arch.mean = parse_doubles(entry(entries, "architecture.mean", where), "architecture.mean", where);
+  // Errors name the file and the metadata key.
+  const auto context = [&where](const std::string& key) { return where + ": metadata " + key; };
+  arch.num_classes = parse_integer(context("architecture.num_classes"),
+                                   entry(entries, "architecture.num_classes", where));
+  arch.mean =
+      parse_doubles(entry(entries, "architecture.mean", where), context("architecture.mean"));
   arch.stddev =
-      parse_doubles(entry(entries, "architecture.stddev", where), "architecture.stddev", where);
+      parse_doubles(entry(entries, "architecture.stddev", where), context("architecture.stddev"));
   const std::string argument_prefix = "architecture.argument.";
   const std::string recipe_prefix = "recipe.";
   for (const auto& [key, value] : entries) {
     if (key.rfind(argument_prefix, 0) == 0) {
-      arch.arguments[key.substr(argument_prefix.size())] = parse_int(value, key, where);
+      arch.arguments[key.substr(argument_prefix.size())] = parse_integer(context(key), value);
     } else if (key.rfind(recipe_prefix, 0) == 0) {
       metadata.recipe[key.substr(recipe_prefix.size())] = value;
     }
   }
   metadata.dataset = entry(entries, "dataset", where);
-  metadata.seed = static_cast<uint64_t>(parse_int(entry(entries, "seed", where), "seed", where));
+  metadata.seed =
+      static_cast<uint64_t>(parse_integer(context("seed"), entry(entries, "seed", where)));
   metadata.test_accuracy =
-      parse_double(entry(entries, "test_accuracy", where), "test_accuracy", where);
+      parse_number(context("test_accuracy"), entry(entries, "test_accuracy", where));
   metadata.code_version = entry(entries, "code_version", where);
   metadata.libtorch_version = entry(entries, "libtorch_version", where);
   return metadata;
