@@ -12,5 +12,6 @@ using Arguments = std::vector<std::string>;  // the arguments after the command 
 int train_command(const Arguments& arguments);
 int eval_command(const Arguments& arguments);
 int info_command(const Arguments& arguments);
+int landscape_command(const Arguments& arguments);
 
 }  // namespace robustscope::cli

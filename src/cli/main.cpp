@@ -18,7 +18,8 @@ const std::map<std::string, Command>& commands() {
   static const std::map<std::string, Command> kCommands = {
       {"train", {robustscope::cli::train_command, "train a built-in architecture"}},
       {"eval", {robustscope::cli::eval_command, "evaluate a model on a data set"}},
-      {"info", {robustscope::cli::info_command, "print a checkpoint's metadata"}}};
+      {"info", {robustscope::cli::info_command, "print a checkpoint's metadata"}},
+      {"landscape", {robustscope::cli::landscape_command, "loss and decision surfaces into HDF5"}}};
   return kCommands;
 }
 

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Draws the landscapes written by `robustscope landscape` (HDF5, schema robustscope-landscape/1).
+
+For one sample present in every given file (one file per model, e.g. natural and defended), writes into OUT_DIR:
+  cuts_<sample>.{png,svg}      decision surface and cross-entropy along the adversarial and the random direction,
+                               models side by side
+  contour_<sample>.{png,svg}   2-D contours of the decision surface, zero contour (the boundary) drawn boldly
+  surface_<sample>.{png,svg}   the decision surface in 3-D
+  regions_<sample>.{png,svg}   the predicted class over the plane
+Axes are in units of the file's epsilon. Uses Debian's numpy, h5py and matplotlib only.
+
+usage: plot_landscapes.py OUT_DIR FILE.h5 [FILE.h5 ...] [--sample ID] [--labels natural,pgd]
+"""
+import argparse
+import os
+import sys
+
+import h5py
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def attribute(group, name):
+    value = group.attrs[name]
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def load(path, sample):
+    with h5py.File(path, "r") as handle:
+        if attribute(handle, "schema") != "robustscope-landscape/1":
+            sys.exit(f"{path}: not a robustscope landscape file (schema {attribute(handle, 'schema')!r})")
+        quantities = attribute(handle, "quantities").split(",")
+        if f"samples/{sample}" not in handle:
+            sys.exit(f"{path}: has no sample {sample} (has {', '.join(sorted(handle['samples'].keys()))})")
+        group = handle[f"samples/{sample}"]
+        data = {name: group[name][()] for name in group}
+        data.update({name: attribute(group, name) for name in group.attrs})
+        data["epsilon"] = float(attribute(handle, "landscape.epsilon"))
+        data["model"] = attribute(handle, "model")
+        data["index"] = {name: i for i, name in enumerate(quantities)}
+        return data
+
+
+def save(figure, out_dir, stem):
+    for extension in ("png", "svg"):
+        figure.savefig(os.path.join(out_dir, f"{stem}.{extension}"), dpi=110)
+    plt.close(figure)
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Draw robustscope landscapes.")
+    parser.add_argument("out_dir")
+    parser.add_argument("files", nargs="+")
+    parser.add_argument("--sample", type=int, default=None, help="sample id (default: the first in the first file)")
+    parser.add_argument("--labels", default=None, help="comma-separated model names for the titles")
+    args = parser.parse_args()
+    os.makedirs(args.out_dir, exist_ok=True)
+    if args.sample is None:
+        with h5py.File(args.files[0], "r") as handle:
+            args.sample = min(int(key) for key in handle["samples"].keys())
+    models = [load(path, args.sample) for path in args.files]
+    labels = args.labels.split(",") if args.labels else [m["model"] for m in models]
+    title = lambda m, label: f"{label}\nsample {args.sample} (label {m['label']})"
+    n = len(models)
+
+    figure, axes = plt.subplots(2, n, figsize=(4.5 * n, 7), squeeze=False)
+    for column, (m, label) in enumerate(zip(models, labels)):
+        alpha = m["coordinates_1d"] / m["epsilon"]
+        for row, (quantity, name) in enumerate([("decision", "decision surface S (logit margin)"),
+                                                 ("cross_entropy", "cross-entropy loss")]):
+            axis = axes[row][column]
+            axis.plot(alpha, m["cut_adversarial"][m["index"][quantity]], label="adversarial direction d1")
+            axis.plot(alpha, m["cut_random"][m["index"][quantity]], label="random direction d2")
+            if quantity == "decision":
+                axis.axhline(0, color="black", linewidth=1.5)
+            axis.set_xlabel("distance / ε")
+            axis.set_ylabel(name)
+            axis.set_title(title(m, label) if row == 0 else "")
+            axis.legend(fontsize=8)
+    figure.tight_layout()
+    save(figure, args.out_dir, f"cuts_{args.sample}")
+
+    figure, axes = plt.subplots(1, n, figsize=(5 * n, 4.3), squeeze=False)
+    for column, (m, label) in enumerate(zip(models, labels)):
+        c = m["coordinates_2d"] / m["epsilon"]
+        surface = m["grid"][m["index"]["decision"]]
+        axis = axes[0][column]
+        filled = axis.contourf(c, c, surface.T, levels=20, cmap="RdBu")
+        axis.contour(c, c, surface.T, levels=[0], colors="black", linewidths=3)
+        figure.colorbar(filled, ax=axis, label="S")
+        axis.plot(0, 0, "k*", markersize=10)
+        axis.set_xlabel("adversarial direction / ε")
+        axis.set_ylabel("random direction / ε")
+        axis.set_title(title(m, label))
+    figure.tight_layout()
+    save(figure, args.out_dir, f"contour_{args.sample}")
+
+    figure = plt.figure(figsize=(5 * n, 4.5))
+    for column, (m, label) in enumerate(zip(models, labels)):
+        c = m["coordinates_2d"] / m["epsilon"]
+        a, b = np.meshgrid(c, c, indexing="ij")
+        axis = figure.add_subplot(1, n, column + 1, projection="3d")
+        plot = axis.plot_surface(a, b, m["grid"][m["index"]["decision"]], cmap="RdBu", linewidth=0)
+        figure.colorbar(plot, ax=axis, shrink=0.6, label="S")
+        axis.set_xlabel("d1 / ε")
+        axis.set_ylabel("d2 / ε")
+        axis.set_zlabel("S")
+        axis.set_title(title(m, label))
+    save(figure, args.out_dir, f"surface_{args.sample}")
+
+    figure, axes = plt.subplots(1, n, figsize=(5 * n, 4.3), squeeze=False)
+    for column, (m, label) in enumerate(zip(models, labels)):
+        c = m["coordinates_2d"] / m["epsilon"]
+        classes = m["grid"][m["index"]["predicted_class"]]
+        axis = axes[0][column]
+        image = axis.imshow(classes.T, origin="lower", extent=[c[0], c[-1], c[0], c[-1]], cmap="tab10",
+                            vmin=-0.5, vmax=9.5, interpolation="nearest")
+        figure.colorbar(image, ax=axis, ticks=range(10), label="predicted class")
+        axis.plot(0, 0, "k*", markersize=10)
+        axis.set_xlabel("adversarial direction / ε")
+        axis.set_ylabel("random direction / ε")
+        axis.set_title(title(m, label))
+    figure.tight_layout()
+    save(figure, args.out_dir, f"regions_{args.sample}")
+    print(f"wrote cuts, contour, surface and regions for sample {args.sample} into {args.out_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+// robustscope-bench-landscape: grid points per second of compute_landscape (cuts and grid, chunked)
+// against the bare forward ceiling — forward passes over chunks of the same size, measured in the
+// same run.
+#include <torch/torch.h>
+#include <boost/program_options.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "bench/measurement.hpp"
+#include "core/landscape/landscape.hpp"
+#include "core/models/architectures.hpp"
+#include "core/runtime/device.hpp"
+
+namespace po = boost::program_options;
+using namespace robustscope;
+
+int main(int argc, char** argv) {
+  std::string models = "small-cnn,preact-resnet18", device_name = "auto";
+  int64_t resolution = 51, chunk_size = 512;
+  int repetitions = 3, threads = 0;
+  bool json = false;
+  po::options_description options("robustscope-bench-landscape options");
+  options.add_options()("help,h", "show this help")(
+      "models", po::value(&models)->default_value(models), "comma-separated architectures")(
+      "resolution", po::value(&resolution)->default_value(resolution),
+      "grid points per side (odd)")("chunk-size", po::value(&chunk_size)->default_value(chunk_size),
+                                    "points per forward pass")(
+      "repetitions", po::value(&repetitions)->default_value(repetitions), "timed repetitions")(
+      "device", po::value(&device_name)->default_value(device_name), "auto | cpu | cuda[:i]")(
+      "threads", po::value(&threads)->default_value(threads), "0: every core")(
+      "json", po::bool_switch(&json), "one JSON object per row");
+  po::variables_map values;
+  try {
+    po::store(po::parse_command_line(argc, argv, options), values);
+    po::notify(values);
+  } catch (const po::error& error) {
+    std::cerr << "robustscope-bench-landscape: " << error.what() << "\n";
+    return 2;
+  }
+  if (values.count("help")) {
+    std::cout << options << "\n";
+    return 0;
+  }
+  const torch::Device device = parse_device(device_name);
+  const int thread_count = configure_threads(threads);
+  if (!json) {
+    std::printf(
+        "device %s, %d threads, %ldx%ld grid + two cuts of %ld, chunks of %ld, %d "
+        "repetitions\n\n%-58s %12s %9s %8s %10s\n",
+        c10::str(device).c_str(), thread_count, resolution, resolution, resolution, chunk_size,
+        repetitions, "measurement", "points/s", "spread", "ratio", "peak MiB");
+  }
+  std::stringstream names(models);
+  std::string arch;
+  while (std::getline(names, arch, ',')) {
+    const DatasetInfo info =
+        dataset_info(arch == "small-cnn" || arch == "mlp" ? "mnist" : "cifar10");
+    seed_all(0);
+    BuiltinClassifier model(ArchitectureConfig::for_dataset(arch, info));
+    model.to(device);
+    model.set_training(false);
+    LandscapeConfig config;
+    config.epsilon = 8.0 / 255;
+    config.resolution_1d = resolution;
+    config.resolution_2d = resolution;
+    config.chunk_size = chunk_size;
+    const int64_t points = resolution * resolution + 2 * resolution;
+    const torch::Tensor x0 = torch::rand(info.shape.batch_sizes(1), torch::device(device));
+    const torch::Tensor chunk =
+        torch::rand(info.shape.batch_sizes(chunk_size), torch::device(device));
+    const int64_t chunks = (points + chunk_size - 1) / chunk_size;
+    auto spread = [](const bench::Timing& t) { return (t.max() - t.min()) / t.median(); };
+    // The ceiling evaluates as many points as the landscape, in full chunks, with nothing else.
+    const bench::Timing ceiling = bench::measure(repetitions, [&] {
+      torch::NoGradGuard no_grad;
+      for (int64_t c = 0; c < chunks; ++c) model.forward(chunk);
+    });
+    const double ceiling_rate = chunks * chunk_size / ceiling.median();
+    bench::print_row({arch + " ceiling: bare forward passes", ceiling_rate, spread(ceiling), 1.0,
+                      bench::peak_memory_mib()},
+                     json);
+    const bench::Timing landscape =
+        bench::measure(repetitions, [&] { compute_landscape(model, x0, 0, 0, config); });
+    const double rate = points / landscape.median();
+    bench::print_row({arch + " landscape (grid + cuts + directions)", rate, spread(landscape),
+                      rate / ceiling_rate, bench::peak_memory_mib()},
+                     json);
+  }
+  return 0;
+}

@@ -1,0 +1,287 @@
+// Input-space surfaces: directions, cuts, grids and the derived numbers.
+#include "core/landscape/landscape.hpp"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <limits>
+
+#include "core/attack/ascent.hpp"
+#include "core/attack/objectives.hpp"
+#include "core/error.hpp"
+#include "core/metric/divergence.hpp"
+#include "core/settings_text.hpp"
+
+namespace robustscope {
+namespace {
+
+constexpr double kInfinity = std::numeric_limits<double>::infinity();
+constexpr int64_t kRandomDirectionStream = 1000;  // keeps d2's stream apart from random starts
+
+torch::Tensor normalized_log_probs(const torch::Tensor& logits, const MetricConfig& metric) {
+  return torch::log_softmax(normalize_logits(logits, metric.normalization, metric.tau), 1);
+}
+
+// d = δ/‖δ‖∞ for the perturbation that reaches `maximiser`.
+torch::Tensor towards(const torch::Tensor& maximiser, const torch::Tensor& x0, const char* what) {
+  const torch::Tensor delta = (maximiser - x0)[0];
+  const double largest = delta.abs().max().item<double>();
+  if (!(largest > 0)) {
+    throw Error("adversarial_direction", std::string(what) + " found no perturbation to follow");
+  }
+  return delta / largest;
+}
+
+}  // namespace
+
+void LandscapeConfig::set(const std::string& key, const std::string& value) {
+  if (key == "adversarial_direction")
+    adversarial_direction = value;
+  else if (key == "random_direction")
+    random_direction = value;
+  else if (key == "epsilon")
+    epsilon = parse_number(key, value);
+  else if (key == "range")
+    range = parse_number(key, value);
+  else if (key == "resolution_1d")
+    resolution_1d = parse_integer(key, value);
+  else if (key == "resolution_2d")
+    resolution_2d = parse_integer(key, value);
+  else if (key == "clip")
+    clip = parse_bool(key, value);
+  else if (key == "chunk_size")
+    chunk_size = parse_integer(key, value);
+  else if (key == "seed")
+    seed = static_cast<uint64_t>(parse_integer(key, value));
+  else if (key.rfind("pgd.", 0) == 0)
+    pgd.set(key.substr(4), value);
+  else if (key.rfind("metric.", 0) == 0)
+    metric.set(key.substr(7), value);
+  else {
+    throw Error("landscape setting", "\"" + key +
+                                         "\" is unknown (known: adversarial_direction, "
+                                         "random_direction, epsilon, range, resolution_1d, "
+                                         "resolution_2d, clip, chunk_size, seed, pgd.*, metric.*)");
+  }
+}
+
+void LandscapeConfig::validate() const {
+  if (adversarial_direction != "sign" && adversarial_direction != "gradient" &&
+      adversarial_direction != "pgd" && adversarial_direction != "metric") {
+    throw Error("adversarial_direction", "\"" + adversarial_direction +
+                                             "\" is unknown (known: sign, gradient, pgd, metric)");
+  }
+  if (random_direction != "rademacher" && random_direction != "gaussian") {
+    throw Error("random_direction",
+                "\"" + random_direction + "\" is unknown (known: rademacher, gaussian)");
+  }
+  if (!(epsilon > 0) || !std::isfinite(epsilon)) {
+    throw Error("epsilon", "must be a finite number > 0, got " + format_number(epsilon));
+  }
+  if (!(range >= 0) || !std::isfinite(range)) {
+    throw Error("range", "must be >= 0 (0: 3·epsilon), got " + format_number(range));
+  }
+  for (const auto& [key, value] :
+       {std::pair{"resolution_1d", resolution_1d}, std::pair{"resolution_2d", resolution_2d}}) {
+    if (value < 3 || value % 2 == 0) {
+      throw Error(key,
+                  "must be odd and at least 3 (the centre is x0), got " + std::to_string(value));
+    }
+  }
+  if (chunk_size < 1)
+    throw Error("chunk_size", "must be positive, got " + std::to_string(chunk_size));
+  AttackConfig attack = pgd;
+  attack.epsilon = epsilon;
+  attack.validate();
+  metric.validate();
+}
+
+std::map<std::string, std::string> LandscapeConfig::to_entries() const {
+  std::map<std::string, std::string> entries = {{"adversarial_direction", adversarial_direction},
+                                                {"random_direction", random_direction},
+                                                {"epsilon", format_number(epsilon)},
+                                                {"range", format_number(effective_range())},
+                                                {"resolution_1d", std::to_string(resolution_1d)},
+                                                {"resolution_2d", std::to_string(resolution_2d)},
+                                                {"clip", clip ? "true" : "false"},
+                                                {"chunk_size", std::to_string(chunk_size)},
+                                                {"seed", std::to_string(seed)}};
+  for (const auto& [key, value] : metric.to_entries()) {
+    if (key == "divergence" || key == "normalization" || key == "tau")
+      entries["metric." + key] = value;
+  }
+  if (adversarial_direction == "pgd") {
+    AttackConfig attack = pgd;
+    attack.epsilon = epsilon;
+    for (const auto& [key, value] : attack.to_entries()) entries["pgd." + key] = value;
+  }
+  return entries;
+}
+
+const std::vector<std::string>& landscape_quantities() {
+  static const std::vector<std::string> kQuantities = {
+      "cross_entropy", "decision", "probability_margin", "divergence", "predicted_class"};
+  return kQuantities;
+}
+
+Directions landscape_directions(Classifier& model, const torch::Tensor& x0, int64_t label,
+                                int64_t sample_id, const LandscapeConfig& config) {
+  model.set_training(false);
+  const torch::Tensor labels =
+      torch::full({1}, label, torch::dtype(torch::kInt64).device(x0.device()));
+  const torch::Tensor ids = torch::full({1}, sample_id, torch::kInt64);
+  Directions directions;
+  if (config.adversarial_direction == "sign" || config.adversarial_direction == "gradient") {
+    torch::Tensor input = x0.detach().requires_grad_(true);
+    const torch::Tensor loss = torch::cross_entropy_loss(model.forward(input), labels);
+    const torch::Tensor gradient = torch::autograd::grad({loss}, {input})[0][0];
+    if (!(gradient.abs().max().item<double>() > 0)) {
+      throw Error("adversarial_direction", "the loss gradient is zero at sample " +
+                                               std::to_string(sample_id) + ": no direction");
+    }
+    directions.adversarial =
+        config.adversarial_direction == "sign" ? gradient.sign() : gradient / gradient.norm();
+  } else if (config.adversarial_direction == "pgd") {
+    AttackConfig attack = config.pgd;
+    attack.epsilon = config.epsilon;
+    AscentSettings settings;
+    settings.steps = attack.steps;
+    settings.restarts = attack.restarts;
+    settings.start = attack.effective_random_start();
+    settings.seed = attack.seed;
+    FixedStep rule(attack.effective_step_size());
+    const AscentResult result =
+        run_ascent(model, x0, Targets{labels, {}, {}}, ids, make_attack_objective(attack.loss),
+                   ThreatModel{attack.norm, attack.epsilon}, rule, settings);
+    directions.adversarial = towards(result.best_x, x0, "PGD");
+  } else {
+    MetricConfig metric = config.metric;
+    metric.epsilon = config.epsilon;
+    directions.adversarial =
+        towards(compute_metric(model, x0, ids, metric).maximiser, x0, "the metric");
+  }
+  // d2: seeded per sample, made orthogonal to d1 (Gram–Schmidt) and rescaled to ‖d1‖₂.
+  auto generator =
+      at::detail::createCPUGenerator(sample_seed(config.seed, sample_id, kRandomDirectionStream));
+  const auto shape = x0.sizes().slice(1);
+  torch::Tensor random = config.random_direction == "rademacher"
+                             ? torch::randint(0, 2, shape, generator, torch::kFloat32) * 2 - 1
+                             : torch::randn(shape, generator);
+  random = random.to(x0.device(), x0.scalar_type());
+  const torch::Tensor d1 = directions.adversarial;
+  random = random - (random * d1).sum() / (d1 * d1).sum() * d1;
+  directions.random = random * (d1.norm() / random.norm());
+  return directions;
+}
+
+torch::Tensor landscape_quantities_at(Classifier& model, const torch::Tensor& x0, int64_t label,
+                                      const torch::Tensor& points, const LandscapeConfig& config) {
+  torch::NoGradGuard no_grad;
+  model.set_training(false);
+  const torch::Tensor clean_log_probs = normalized_log_probs(model.forward(x0), config.metric);
+  std::vector<torch::Tensor> columns;
+  for (int64_t start = 0; start < points.size(0); start += config.chunk_size) {
+    const torch::Tensor chunk = points.slice(0, start, start + config.chunk_size);
+    const torch::Tensor logits = model.forward(chunk);
+    const int64_t n = chunk.size(0);
+    const torch::Tensor labels =
+        torch::full({n}, label, torch::dtype(torch::kInt64).device(logits.device()));
+    const torch::Tensor probabilities = torch::softmax(logits, 1);
+    columns.push_back(torch::stack({
+        torch::nn::functional::cross_entropy(
+            logits, labels,
+            torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone)),
+        logit_margin(logits, labels),
+        logit_margin(probabilities, labels),
+        divergence(clean_log_probs.expand({n, -1}), normalized_log_probs(logits, config.metric),
+                   config.metric.divergence),
+        logits.argmax(1).to(logits.scalar_type()),
+    }));
+  }
+  return torch::cat(columns, 1).cpu();
+}
+
+double first_zero_distance(const torch::Tensor& coordinates, const torch::Tensor& values,
+                           int direction) {
+  const auto c = coordinates.to(torch::kFloat64).contiguous();
+  const auto v = values.to(torch::kFloat64).contiguous();
+  const double* coordinate = c.data_ptr<double>();
+  const double* value = v.data_ptr<double>();
+  const int64_t centre = c.size(0) / 2;
+  if (value[centre] <= 0) return 0.0;
+  for (int64_t i = centre + direction; i >= 0 && i < c.size(0); i += direction) {
+    if (value[i] <= 0) {
+      const int64_t previous = i - direction;
+      const double t = value[previous] / (value[previous] - value[i]);
+      return std::abs(coordinate[previous] + t * (coordinate[i] - coordinate[previous]) -
+                      coordinate[centre]);
+    }
+  }
+  return kInfinity;
+}
+
+LandscapeResult compute_landscape(Classifier& model, const torch::Tensor& x0, int64_t label,
+                                  int64_t sample_id, const LandscapeConfig& config) {
+  config.validate();
+  LandscapeResult result;
+  result.directions = landscape_directions(model, x0, label, sample_id, config);
+  result.forward_backward_passes = 1;
+  const double range = config.effective_range();
+  const auto options = x0.options();
+  const torch::Tensor d1 = result.directions.adversarial.unsqueeze(0);
+  const torch::Tensor d2 = result.directions.random.unsqueeze(0);
+  auto plane = [&](const torch::Tensor& alphas, const torch::Tensor& betas) {
+    // Points are built one chunk at a time, so memory stays at chunk_size images whatever the grid.
+    std::vector<torch::Tensor> parts;
+    for (int64_t start = 0; start < alphas.size(0); start += config.chunk_size) {
+      const torch::Tensor a =
+          alphas.slice(0, start, start + config.chunk_size).to(options).view({-1, 1, 1, 1});
+      const torch::Tensor b =
+          betas.slice(0, start, start + config.chunk_size).to(options).view({-1, 1, 1, 1});
+      torch::Tensor points = x0 + a * d1 + b * d2;
+      if (config.clip) points = points.clamp(0.0, 1.0);
+      parts.push_back(landscape_quantities_at(model, x0, label, points, config));
+      result.forward_passes += points.size(0) + 1;
+    }
+    return torch::cat(parts, 1);
+  };
+  result.coordinates_1d = torch::linspace(-range, range, config.resolution_1d, torch::kFloat64);
+  const torch::Tensor zeros_1d = torch::zeros_like(result.coordinates_1d);
+  result.cut_adversarial = plane(result.coordinates_1d, zeros_1d);
+  result.cut_random = plane(zeros_1d, result.coordinates_1d);
+  const int64_t n = config.resolution_2d;
+  result.coordinates_2d = torch::linspace(-range, range, n, torch::kFloat64);
+  const torch::Tensor alphas = result.coordinates_2d.repeat_interleave(n);
+  const torch::Tensor betas = result.coordinates_2d.repeat({n});
+  result.grid = plane(alphas, betas).view({-1, n, n});
+
+  const int64_t decision = 1, predicted = 4;
+  result.boundary_adversarial_positive =
+      first_zero_distance(result.coordinates_1d, result.cut_adversarial[decision], +1);
+  result.boundary_adversarial_negative =
+      first_zero_distance(result.coordinates_1d, result.cut_adversarial[decision], -1);
+  result.boundary_random_positive =
+      first_zero_distance(result.coordinates_1d, result.cut_random[decision], +1);
+  result.boundary_random_negative =
+      first_zero_distance(result.coordinates_1d, result.cut_random[decision], -1);
+  const torch::Tensor radius = (alphas.pow(2) + betas.pow(2)).sqrt().view({n, n});
+  const torch::Tensor within = radius <= config.epsilon + 1e-12;
+  const torch::Tensor correct = result.grid[predicted].eq(static_cast<double>(label));
+  result.correct_fraction_within_epsilon =
+      (correct & within).sum().item<double>() / within.sum().item<double>();
+  // Finite-difference slopes of S between neighbouring cut points that both lie within ε.
+  const torch::Tensor inside = result.coordinates_1d.abs() <= config.epsilon + 1e-12;
+  const torch::Tensor pair_inside = inside.slice(0, 1) & inside.slice(0, 0, -1);
+  const double spacing = (result.coordinates_1d[1] - result.coordinates_1d[0]).item<double>();
+  std::vector<torch::Tensor> slopes;
+  for (const torch::Tensor& cut : {result.cut_adversarial[decision], result.cut_random[decision]}) {
+    const torch::Tensor differences = (cut.slice(0, 1) - cut.slice(0, 0, -1)).abs() / spacing;
+    slopes.push_back(differences.masked_select(pair_inside));
+  }
+  const torch::Tensor all_slopes = torch::cat(slopes);
+  result.mean_abs_slope =
+      all_slopes.numel() ? all_slopes.to(torch::kFloat64).mean().item<double>() : 0.0;
+  return result;
+}
+
+}  // namespace robustscope

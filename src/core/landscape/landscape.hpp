@@ -1,0 +1,88 @@
+// Input-space surfaces around a sample (docs/methods.md §1): the cross-entropy loss, the decision
+// surface S = z_t − max_{j≠t} z_j (zero at the decision boundary), the probability margin, the
+// divergence to the clean prediction and the predicted class, on the plane
+//   f(α, β) = F(clip(x0 + α·d1 + β·d2))
+// spanned by an adversarial direction d1 and a random direction d2 (orthogonal to d1, of d1's L2
+// norm), as 1-D cuts along each direction and as a 2-D grid. Loss visualisation in input space
+// follows Goodfellow et al. 2015 and Yu et al. 2019.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/attack/attacks.hpp"
+#include "core/metric/robustness_metric.hpp"
+#include "core/models/classifier.hpp"
+
+namespace robustscope {
+
+struct LandscapeConfig {
+  // d1: sign (sign ∇x CE, L∞-scaled: α is an L∞ distance) | gradient (∇x CE / ‖∇x CE‖₂) |
+  //     pgd (δ/‖δ‖∞ towards the PGD maximiser) | metric (δ/‖δ‖∞ towards the metric's maximiser)
+  std::string adversarial_direction = "sign";
+  std::string random_direction = "rademacher";  // rademacher | gaussian
+  double epsilon = 0.3;         // the reference radius: PGD/metric directions, derived numbers
+  double range = 0;             // the cuts and the grid span [−range, range]; 0: 3·epsilon
+  int64_t resolution_1d = 101;  // odd, so the centre is x0
+  int64_t resolution_2d = 51;   // odd
+  bool clip = true;             // clip points to [0,1]
+  int64_t chunk_size = 1024;    // points per forward pass: the memory cap
+  uint64_t seed = 0;
+  AttackConfig pgd;  // for adversarial_direction = pgd (its epsilon is set from `epsilon`)
+  MetricConfig
+      metric;  // divergence settings of the divergence surface (and of the metric direction)
+
+  void set(const std::string& key, const std::string& value);
+  void validate() const;
+  double effective_range() const { return range > 0 ? range : 3 * epsilon; }
+  std::map<std::string, std::string> to_entries() const;
+};
+
+// The quantities on every point, in this order in LandscapeResult tensors.
+const std::vector<std::string>&
+landscape_quantities();  // cross_entropy, decision, probability_margin,
+                         // divergence, predicted_class
+
+struct Directions {
+  torch::Tensor adversarial;  // d1, shaped like one sample
+  torch::Tensor random;       // d2
+};
+
+// d1 and d2 for one sample x0 [1, C, H, W] with label t. Seeded per sample: (seed, sample_id).
+Directions landscape_directions(Classifier& model, const torch::Tensor& x0, int64_t label,
+                                int64_t sample_id, const LandscapeConfig& config);
+
+struct LandscapeResult {
+  torch::Tensor coordinates_1d;   // [n1] α values of the cuts
+  torch::Tensor cut_adversarial;  // [Q, n1] along d1
+  torch::Tensor cut_random;       // [Q, n1] along d2
+  torch::Tensor coordinates_2d;   // [n2] α (and β) values of the grid
+  torch::Tensor grid;             // [Q, n2, n2]: grid[q][i][j] at x0 + α_i·d1 + β_j·d2
+  Directions directions;
+  // Derived numbers: distance along +d1, −d1, +d2, −d2 to the first zero of S (linear interpolation
+  // between grid points; +inf when S keeps its sign within the range).
+  double boundary_adversarial_positive = 0, boundary_adversarial_negative = 0;
+  double boundary_random_positive = 0, boundary_random_negative = 0;
+  double correct_fraction_within_epsilon = 0;  // grid points with √(α²+β²) ≤ ε still correct
+  double mean_abs_slope = 0;  // mean |dS/dα| over both cuts within |α| ≤ ε (finite differences)
+  int64_t forward_passes = 0, forward_backward_passes = 0;
+};
+
+// Evaluates the cuts and the grid for one sample, in chunks of config.chunk_size points.
+LandscapeResult compute_landscape(Classifier& model, const torch::Tensor& x0, int64_t label,
+                                  int64_t sample_id, const LandscapeConfig& config);
+
+// The quantities at explicit points (one row per point) for clean input x0 with label t: [Q, P].
+torch::Tensor landscape_quantities_at(Classifier& model, const torch::Tensor& x0, int64_t label,
+                                      const torch::Tensor& points, const LandscapeConfig& config);
+
+// First zero crossing of `values` (sampled at `coordinates`, increasing) going outward from the
+// centre index towards larger (direction = +1) or smaller (−1) coordinates; +inf if none.
+double first_zero_distance(const torch::Tensor& coordinates, const torch::Tensor& values,
+                           int direction);
+
+}  // namespace robustscope

@@ -1,0 +1,168 @@
+// Landscapes: grid points against direct evaluation, the analytic linear case, directions and
+// seeds.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "core/attack/objectives.hpp"
+#include "core/landscape/landscape.hpp"
+#include "core/runtime/device.hpp"
+#include "support/models.hpp"
+#include "support/temp_dir.hpp"
+
+namespace robustscope {
+namespace {
+
+BuiltinClassifier small_cnn() {
+  seed_all(4);
+  BuiltinClassifier model(ArchitectureConfig::for_dataset("small-cnn", dataset_info("mnist"),
+                                                          {{"channels", 4}, {"hidden", 16}}));
+  model.set_training(false);
+  return model;
+}
+
+torch::Tensor mnist_like_input(uint64_t seed) {
+  auto generator = at::detail::createCPUGenerator(seed);
+  return torch::rand({1, 1, 28, 28}, generator);
+}
+
+LandscapeConfig small_config() {
+  LandscapeConfig config;
+  config.epsilon = 0.1;
+  config.resolution_1d = 11;
+  config.resolution_2d = 7;
+  return config;
+}
+
+TEST(Landscape, GridPointsEqualDirectEvaluationAndTheCentreIsTheCleanInput) {
+  BuiltinClassifier model = small_cnn();
+  const torch::Tensor x0 = mnist_like_input(1);
+  const LandscapeConfig config = small_config();
+  const LandscapeResult result = compute_landscape(model, x0, 3, 17, config);
+  ASSERT_EQ(result.grid.sizes(), torch::IntArrayRef({5, 7, 7}));
+  const torch::Tensor d1 = result.directions.adversarial, d2 = result.directions.random;
+  for (const auto& [i, j] : {std::pair{0, 6}, std::pair{2, 5}, std::pair{6, 0}, std::pair{4, 4}}) {
+    const double alpha = result.coordinates_2d[i].item<double>(),
+                 beta = result.coordinates_2d[j].item<double>();
+    const torch::Tensor point = (x0 + alpha * d1 + beta * d2).clamp(0, 1);
+    const torch::Tensor direct = landscape_quantities_at(model, x0, 3, point, config);
+    EXPECT_TRUE(
+        torch::allclose(result.grid.select(1, i).select(1, j), direct.squeeze(1), 1e-5, 1e-6))
+        << "grid point (" << i << ", " << j << ")";
+  }
+  torch::NoGradGuard no_grad;
+  const torch::Tensor logits = model.forward(x0);
+  const torch::Tensor label = torch::tensor({3});
+  const torch::Tensor centre = result.grid.select(1, 3).select(1, 3);
+  EXPECT_NEAR(centre[0].item<double>(), torch::cross_entropy_loss(logits, label).item<double>(),
+              1e-5);
+  EXPECT_NEAR(centre[1].item<double>(), logit_margin(logits, label).item<double>(), 1e-5);
+  EXPECT_NEAR(centre[3].item<double>(), 0.0, 1e-6);  // no divergence from itself
+  EXPECT_EQ(centre[4].item<double>(), logits.argmax(1).item<double>());
+  EXPECT_TRUE(torch::allclose(result.cut_adversarial.select(1, 5), centre, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(result.cut_random.select(1, 5), centre, 1e-5, 1e-6));
+}
+
+TEST(Landscape, LinearModelDecisionSurfaceAlongTheSignDirectionIsLinearWithTheAnalyticSlope) {
+  BuiltinClassifier model = testing::linear_model(4, 5, 2, 9);
+  const auto [weight, bias] = testing::linear_weights(model);
+  auto generator = at::detail::createCPUGenerator(3);
+  const torch::Tensor x0 = 0.4 + 0.2 * torch::rand({1, 1, 4, 5}, generator);
+  int64_t label = 0;
+  {
+    torch::NoGradGuard no_grad;
+    label = model.forward(x0).argmax(1).item<int64_t>();
+  }
+  LandscapeConfig config = small_config();
+  config.epsilon = 0.02;
+  config.resolution_1d = 101;  // several cut points within ε for the slope
+  config.range = 0.3;  // wide enough for the boundary, narrow enough that clipping never binds
+  const LandscapeResult result = compute_landscape(model, x0, label, 0, config);
+  const torch::Tensor w_difference = weight[1 - label] - weight[label];
+  const double slope = -w_difference.abs().sum().item<double>();
+  const double s0 = logit_margin(model.forward(x0).detach(), torch::tensor({label})).item<double>();
+  const torch::Tensor expected = s0 + slope * result.coordinates_1d.to(torch::kFloat32);
+  EXPECT_TRUE(torch::allclose(result.cut_adversarial[1], expected, 1e-4, 1e-4));
+  // The boundary along +d1 lies at S0/‖w_j − w_t‖₁, found by interpolation.
+  if (s0 / -slope < 0.3) {
+    EXPECT_NEAR(result.boundary_adversarial_positive, s0 / -slope, 1e-4);
+  } else {
+    EXPECT_TRUE(std::isinf(result.boundary_adversarial_positive));
+  }
+  EXPECT_NEAR(
+      result.mean_abs_slope,
+      0.5 * (-slope + (result.cut_random[1][51] - result.cut_random[1][50]).abs().item<double>() /
+                          (result.coordinates_1d[51] - result.coordinates_1d[50]).item<double>()),
+      1e-3);
+}
+
+TEST(Landscape, DirectionsAreOrthogonalOfEqualNormAndSeeded) {
+  BuiltinClassifier model = small_cnn();
+  const torch::Tensor x0 = mnist_like_input(2);
+  for (const std::string adversarial : {"sign", "gradient", "pgd", "metric"}) {
+    for (const std::string random : {"rademacher", "gaussian"}) {
+      LandscapeConfig config = small_config();
+      config.adversarial_direction = adversarial;
+      config.random_direction = random;
+      const Directions d = landscape_directions(model, x0, 1, 5, config);
+      const double d1_norm = d.adversarial.norm().item<double>();
+      EXPECT_NEAR((d.adversarial * d.random).sum().item<double>() / (d1_norm * d1_norm), 0.0, 1e-5)
+          << adversarial << "/" << random;
+      EXPECT_NEAR(d.random.norm().item<double>(), d1_norm, 1e-4 * d1_norm);
+      if (adversarial == "sign" || adversarial == "pgd" || adversarial == "metric") {
+        EXPECT_NEAR(d.adversarial.abs().max().item<double>(), 1.0, 1e-6);  // α is an L∞ distance
+      }
+    }
+  }
+  const LandscapeConfig config = small_config();
+  const LandscapeResult first = compute_landscape(model, x0, 1, 5, config);
+  const LandscapeResult again = compute_landscape(model, x0, 1, 5, config);
+  EXPECT_TRUE(torch::equal(first.grid, again.grid));
+  LandscapeConfig other_seed = config;
+  other_seed.seed = 1;
+  EXPECT_FALSE(torch::equal(landscape_directions(model, x0, 1, 5, other_seed).random,
+                            first.directions.random));
+  EXPECT_FALSE(
+      torch::equal(landscape_directions(model, x0, 1, 6, config).random, first.directions.random));
+}
+
+TEST(Landscape, ChunkSizeChangesMemoryNotResults) {
+  BuiltinClassifier model = small_cnn();
+  const torch::Tensor x0 = mnist_like_input(3);
+  LandscapeConfig config = small_config();
+  const LandscapeResult whole = compute_landscape(model, x0, 2, 0, config);
+  config.chunk_size = 5;
+  const LandscapeResult chunked = compute_landscape(model, x0, 2, 0, config);
+  EXPECT_TRUE(torch::allclose(whole.grid, chunked.grid, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(whole.cut_random, chunked.cut_random, 1e-5, 1e-6));
+}
+
+TEST(Landscape, FirstZeroIsInterpolatedAndAGenuineZeroIsNotASentinel) {
+  const torch::Tensor coordinates = torch::linspace(-2, 2, 5);  // -2 -1 0 1 2
+  EXPECT_DOUBLE_EQ(first_zero_distance(coordinates, torch::tensor({-1.0, 1.0, 2.0, 1.0, -1.0}), +1),
+                   1.5);
+  EXPECT_DOUBLE_EQ(first_zero_distance(coordinates, torch::tensor({-1.0, 1.0, 2.0, 1.0, -1.0}), -1),
+                   1.5);
+  EXPECT_DOUBLE_EQ(first_zero_distance(coordinates, torch::tensor({3.0, 3.0, 2.0, 0.0, 5.0}), +1),
+                   1.0);
+  EXPECT_TRUE(
+      std::isinf(first_zero_distance(coordinates, torch::tensor({3.0, 3.0, 2.0, 1.0, 5.0}), +1)));
+  EXPECT_DOUBLE_EQ(first_zero_distance(coordinates, torch::tensor({3.0, 3.0, -2.0, 1.0, 5.0}), +1),
+                   0.0);
+}
+
+TEST(Landscape, BadSettingsAreNamed) {
+  LandscapeConfig config;
+  config.resolution_2d = 50;
+  EXPECT_ERROR_CONTAINING(config.validate(),
+                          "resolution_2d: must be odd and at least 3 (the centre is x0), got 50");
+  config = LandscapeConfig();
+  config.adversarial_direction = "fgsm";
+  EXPECT_ERROR_CONTAINING(config.validate(),
+                          "\"fgsm\" is unknown (known: sign, gradient, pgd, metric)");
+  config = LandscapeConfig();
+  EXPECT_ERROR_CONTAINING(config.set("pgd.stepz", "3"), "\"stepz\" is unknown");
+  EXPECT_ERROR_CONTAINING(config.set("clip", "maybe"), "\"maybe\" is not true or false");
+}
+
+}  // namespace
+}  // namespace robustscope

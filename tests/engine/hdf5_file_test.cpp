@@ -1,0 +1,109 @@
+// The HDF5 wrapper and the landscape store: exact round trips and clear refusals.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "engine/store/hdf5_file.hpp"
+#include "engine/store/landscape_store.hpp"
+#include "support/temp_dir.hpp"
+
+namespace robustscope {
+namespace {
+
+using testing::TempDir;
+
+TEST(Hdf5File, TensorsAndAttributesRoundTripExactly) {
+  TempDir dir;
+  const torch::Tensor floats = torch::randn({3, 4, 5});
+  const torch::Tensor doubles = torch::randn({7}, torch::kFloat64);
+  const torch::Tensor integers = torch::arange(-5, 5, torch::kInt64).view({2, 5});
+  const torch::Tensor flags = torch::tensor({true, false, true});
+  {
+    Hdf5File file(dir.file("r.h5"), Hdf5File::Mode::kCreate);
+    file.write_tensor("/a/b/floats", floats);
+    file.write_tensor("/a/doubles", doubles);
+    file.write_tensor("/integers", integers);
+    file.write_tensor("/flags", flags);
+    file.write_attribute("/", "schema", std::string("test/1"));
+    file.write_attribute("/a", "epsilon", 0.3);
+    file.write_attribute("/a/b/floats", "count", int64_t{60});
+  }
+  Hdf5File file(dir.file("r.h5"), Hdf5File::Mode::kReadOnly);
+  EXPECT_TRUE(torch::equal(file.read_tensor("/a/b/floats"), floats));
+  EXPECT_TRUE(torch::equal(file.read_tensor("/a/doubles"), doubles));
+  EXPECT_TRUE(torch::equal(file.read_tensor("/integers"), integers));
+  EXPECT_TRUE(torch::equal(file.read_tensor("/flags"), flags.to(torch::kUInt8)));
+  EXPECT_EQ(std::get<std::string>(file.read_attribute("/", "schema")), "test/1");
+  EXPECT_EQ(std::get<double>(file.read_attribute("/a", "epsilon")), 0.3);
+  EXPECT_EQ(std::get<int64_t>(file.read_attribute("/a/b/floats", "count")), 60);
+  EXPECT_TRUE(file.exists("/a/b"));
+  EXPECT_FALSE(file.exists("/a/c/d"));
+}
+
+TEST(Hdf5File, RefusesOverwritesAndNamesFileAndObject) {
+  TempDir dir;
+  Hdf5File file(dir.file("r.h5"), Hdf5File::Mode::kCreate);
+  file.write_tensor("/x", torch::zeros({2}));
+  EXPECT_ERROR_CONTAINING(file.write_tensor("/x", torch::ones({2})),
+                          dir.file("r.h5") + ":/x: already exists");
+  EXPECT_ERROR_CONTAINING(file.read_tensor("/missing"), ":/missing: no such dataset");
+  EXPECT_ERROR_CONTAINING(Hdf5File(dir.file("r.h5"), Hdf5File::Mode::kCreate),
+                          "cannot create the HDF5 file");
+}
+
+TEST(Hdf5File, TruncatedAndForeignFilesAreRefused) {
+  TempDir dir;
+  {
+    Hdf5File file(dir.file("r.h5"), Hdf5File::Mode::kCreate);
+    file.write_tensor("/big", torch::randn({64, 64}));
+  }
+  const std::string bytes = testing::read_file(dir.file("r.h5"));
+  testing::write_file(dir.file("truncated.h5"), bytes.substr(0, bytes.size() / 3));
+  EXPECT_ANY_THROW({
+    Hdf5File file(dir.file("truncated.h5"), Hdf5File::Mode::kReadOnly);
+    file.read_tensor("/big");
+  });
+  testing::write_file(dir.file("text.h5"), "not hdf5");
+  EXPECT_ERROR_CONTAINING(Hdf5File(dir.file("text.h5"), Hdf5File::Mode::kReadOnly),
+                          "cannot open as an HDF5 file");
+}
+
+TEST(LandscapeStore, WritesEverySettingAndTheSampleExactly) {
+  TempDir dir;
+  LandscapeConfig config;
+  config.epsilon = 0.25;
+  LandscapeResult result;
+  result.coordinates_1d = torch::linspace(-0.6, 0.6, 5, torch::kFloat64);
+  result.coordinates_2d = torch::linspace(-0.6, 0.6, 3, torch::kFloat64);
+  result.cut_adversarial = torch::randn({5, 5});
+  result.cut_random = torch::randn({5, 5});
+  result.grid = torch::randn({5, 3, 3});
+  result.directions = {torch::randn({1, 2, 2}), torch::randn({1, 2, 2})};
+  result.boundary_adversarial_positive = 0.125;
+  result.boundary_random_negative = std::numeric_limits<double>::infinity();
+  {
+    Hdf5File file(dir.file("l.h5"), Hdf5File::Mode::kCreate);
+    write_landscape_header(file, config, {{"model", "m"}});
+    write_landscape_sample(file, 42, 7, 7, result);
+  }
+  Hdf5File file(dir.file("l.h5"), Hdf5File::Mode::kReadOnly);
+  EXPECT_EQ(std::get<std::string>(file.read_attribute("/", "schema")), kLandscapeSchema);
+  EXPECT_EQ(std::get<std::string>(file.read_attribute("/", "landscape.epsilon")), "0.25");
+  EXPECT_EQ(std::get<std::string>(file.read_attribute("/", "landscape.range")), "0.75");
+  EXPECT_EQ(std::get<std::string>(file.read_attribute("/", "landscape.metric.normalization")),
+            "standardize");
+  EXPECT_EQ(std::get<std::string>(file.read_attribute("/", "quantities")),
+            "cross_entropy,decision,probability_margin,divergence,predicted_class");
+  EXPECT_FALSE(std::get<std::string>(file.read_attribute("/", "hdf5_version")).empty());
+  EXPECT_TRUE(torch::equal(file.read_tensor("/samples/42/grid"), result.grid));
+  EXPECT_TRUE(torch::equal(file.read_tensor("/samples/42/coordinates_1d"), result.coordinates_1d));
+  EXPECT_TRUE(
+      torch::equal(file.read_tensor("/samples/42/direction_random"), result.directions.random));
+  EXPECT_EQ(std::get<double>(file.read_attribute("/samples/42", "boundary_adversarial_positive")),
+            0.125);
+  EXPECT_TRUE(
+      std::isinf(std::get<double>(file.read_attribute("/samples/42", "boundary_random_negative"))));
+  EXPECT_EQ(std::get<int64_t>(file.read_attribute("/samples/42", "label")), 7);
+}
+
+}  // namespace
+}  // namespace robustscope

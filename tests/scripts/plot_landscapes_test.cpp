@@ -1,0 +1,53 @@
+// scripts/plot_landscapes.py on a results file made by `robustscope landscape`: non-blank images of
+// the expected size, for two models side by side.
+#include <gtest/gtest.h>
+
+#include "support/temp_dir.hpp"
+
+namespace robustscope {
+namespace {
+
+TEST(PlotLandscapes, DrawsNonBlankImagesOfTheExpectedSize) {
+  if (testing::python().empty()) GTEST_SKIP() << "no Python with numpy/h5py/matplotlib was found";
+  testing::TempDir dir;
+  const std::string binary = ROBUSTSCOPE_BINARY, data = " --data-dir " + testing::data_dir();
+  for (const std::string name : {"a", "b"}) {
+    const auto trained = testing::run_command(
+        binary +
+        " train --arch mlp --arch-arg hidden=16 --epochs 1 --train-limit 300 --threads 1 --seed " +
+        (name == "a" ? "1" : "2") + " --output " + dir.file(name + ".pt") + data);
+    ASSERT_EQ(trained.exit_code, 0) << trained.output;
+    const auto landscape = testing::run_command(
+        binary + " landscape --model " + dir.file(name + ".pt") + data +
+        " --samples 3 --epsilon 0.1 --resolution-1d 21 --resolution-2d 11 --threads 1 --output " +
+        dir.file(name + ".h5"));
+    ASSERT_EQ(landscape.exit_code, 0) << landscape.output;
+  }
+  const auto again = testing::run_command(binary + " landscape --model " + dir.file("a.pt") + data +
+                                          " --samples 3 --output " + dir.file("a.h5"));
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.output.find("exists already"), std::string::npos) << again.output;
+
+  const auto plotted = testing::run_command(
+      testing::python() + " " ROBUSTSCOPE_SOURCE_DIR "/scripts/plot_landscapes.py " +
+      dir.file("figures") + " " + dir.file("a.h5") + " " + dir.file("b.h5") +
+      " --labels natural,other");
+  ASSERT_EQ(plotted.exit_code, 0) << plotted.output;
+  // Every PNG: the size matplotlib was asked for (dpi 110), and more than one colour.
+  const auto checked =
+      testing::run_command(testing::python() +
+                           " -c \"import sys, matplotlib.image as im\n"
+                           "for stem, shape in [('cuts_3', (770, 990)), ('contour_3', (473, "
+                           "1100)), ('surface_3', (495, 1100)), ('regions_3', (473, 1100))]:\n"
+                           "    image = im.imread('" +
+                           dir.file("figures") +
+                           "/' + stem + '.png')\n"
+                           "    assert image.shape[:2] == shape, (stem, image.shape)\n"
+                           "    assert image[..., :3].std() > 0.05, (stem, 'blank')\n"
+                           "print('ok')\"");
+  EXPECT_EQ(checked.exit_code, 0) << checked.output;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("figures") + "/contour_3.svg"));
+}
+
+}  // namespace
+}  // namespace robustscope
