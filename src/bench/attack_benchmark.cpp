@@ -62,17 +62,10 @@ int main(int argc, char** argv) {
       "Python with torch for the PGD baseline")("no-python", po::bool_switch(&skip_python),
                                                 "skip the Python baseline")(
       "json", po::bool_switch(&json), "one JSON object per row");
-  po::variables_map values;
-  try {
-    po::store(po::parse_command_line(argc, argv, options), values);
-    po::notify(values);
-  } catch (const po::error& error) {
-    std::cerr << "robustscope-bench-attacks: " << error.what() << "\n";
-    return 2;
-  }
-  if (values.count("help")) {
-    std::cout << options << "\n";
-    return 0;
+  if (const int exit_code =
+          bench::parse_benchmark_options("robustscope-bench-attacks", argc, argv, options);
+      exit_code >= 0) {
+    return exit_code;
   }
   const torch::Device device = parse_device(device_name);
   const int thread_count = configure_threads(threads);

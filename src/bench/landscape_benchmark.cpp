@@ -31,17 +31,10 @@ int main(int argc, char** argv) {
       "device", po::value(&device_name)->default_value(device_name), "auto | cpu | cuda[:i]")(
       "threads", po::value(&threads)->default_value(threads), "0: every core")(
       "json", po::bool_switch(&json), "one JSON object per row");
-  po::variables_map values;
-  try {
-    po::store(po::parse_command_line(argc, argv, options), values);
-    po::notify(values);
-  } catch (const po::error& error) {
-    std::cerr << "robustscope-bench-landscape: " << error.what() << "\n";
-    return 2;
-  }
-  if (values.count("help")) {
-    std::cout << options << "\n";
-    return 0;
+  if (const int exit_code =
+          bench::parse_benchmark_options("robustscope-bench-landscape", argc, argv, options);
+      exit_code >= 0) {
+    return exit_code;
   }
   const torch::Device device = parse_device(device_name);
   const int thread_count = configure_threads(threads);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <string>
 
 namespace robustscope::bench {
@@ -59,6 +60,25 @@ void print_row(const Row& row, bool json) {
                 row.ratio > 0 ? std::to_string(row.ratio).substr(0, 5).c_str() : "-", row.peak_mib);
   }
   std::fflush(stdout);
+}
+
+int parse_benchmark_options(const std::string& program, int argc, char** argv,
+                            boost::program_options::options_description& options) {
+  namespace po = boost::program_options;
+  options.add_options()("help,h", "show this help");
+  po::variables_map values;
+  try {
+    po::store(po::parse_command_line(argc, argv, options), values);
+    po::notify(values);
+  } catch (const po::error& error) {
+    std::fprintf(stderr, "%s: %s\n", program.c_str(), error.what());
+    return 2;
+  }
+  if (values.count("help")) {
+    std::cout << options << "\n";
+    return 0;
+  }
+  return -1;
 }
 
 }  // namespace robustscope::bench

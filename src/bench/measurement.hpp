@@ -2,6 +2,8 @@
 // process's peak memory; rows print as a table or as JSON lines.
 #pragma once
 
+#include <boost/program_options.hpp>
+
 #include <functional>
 #include <string>
 #include <vector>
@@ -30,5 +32,10 @@ struct Row {
 };
 
 void print_row(const Row& row, bool json);
+
+// Parses a benchmark's command line into `options` (adds --help). Returns the exit code to stop
+// with (0 after --help, 2 on a bad option), or -1 to go on.
+int parse_benchmark_options(const std::string& program, int argc, char** argv,
+                            boost::program_options::options_description& options);
 
 }  // namespace robustscope::bench

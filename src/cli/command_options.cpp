@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "core/error.hpp"
+#include "core/models/checkpoint.hpp"
 #include "core/runtime/device.hpp"
 #include "core/settings_text.hpp"
 
@@ -15,6 +16,19 @@ void add_runtime_options(po::options_description& options, RuntimeOptions& runti
       "threads", po::value(&runtime.threads)->default_value(runtime.threads),
       "LibTorch intra-op threads (0: OMP_NUM_THREADS if set, else every core this process may "
       "use)");
+}
+
+ModelChoice choose_model(const std::string& command, const std::string& checkpoint,
+                         const std::string& torchscript, const std::string& dataset) {
+  if (checkpoint.empty() == torchscript.empty()) {
+    throw Error("robustscope " + command, "give exactly one of --model and --torchscript");
+  }
+  if (!torchscript.empty()) {
+    if (dataset.empty()) throw Error("--dataset", "is required with --torchscript");
+    return {{"torchscript", torchscript}, dataset};
+  }
+  return {{"checkpoint", checkpoint},
+          dataset.empty() ? read_checkpoint_metadata(checkpoint).dataset : dataset};
 }
 
 torch::Device apply_runtime_options(const RuntimeOptions& runtime) {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cli/commands.hpp"
+#include "core/models/model_source.hpp"
 
 namespace robustscope::cli {
 
@@ -27,6 +28,15 @@ torch::Device apply_runtime_options(const RuntimeOptions& runtime);
 // Parses `arguments` into `options`. Returns false when --help was given (after printing help).
 bool parse_command(const std::string& command, const std::string& summary,
                    po::options_description& options, const Arguments& arguments);
+
+// The model of --model (checkpoint) or --torchscript, exactly one, and its data set: --dataset, or
+// the checkpoint's own. Throws Error naming the flags otherwise.
+struct ModelChoice {
+  ModelSource source;
+  std::string dataset;
+};
+ModelChoice choose_model(const std::string& command, const std::string& checkpoint,
+                         const std::string& torchscript, const std::string& dataset);
 
 // "key=value" pairs (for --metric-arg). Throws Error naming the bad item.
 std::vector<std::pair<std::string, std::string>> parse_pairs(const std::vector<std::string>& items,

@@ -114,15 +114,9 @@ int eval_command(const Arguments& arguments) {
                      options, arguments)) {
     return 0;
   }
-  if (model_path.empty() == torchscript.empty()) {
-    throw Error("robustscope eval", "give exactly one of --model and --torchscript");
-  }
-  const ModelSource source = model_path.empty() ? ModelSource{"torchscript", torchscript}
-                                                : ModelSource{"checkpoint", model_path};
-  if (dataset_name.empty()) {
-    if (source.kind == "torchscript") throw Error("--dataset", "is required with --torchscript");
-    dataset_name = read_checkpoint_metadata(model_path).dataset;
-  }
+  const ModelChoice choice = choose_model("eval", model_path, torchscript, dataset_name);
+  const ModelSource& source = choice.source;
+  dataset_name = choice.dataset;
   // Settings are checked before any data or model is read.
   AttackConfig defaults;
   defaults.epsilon = epsilon;

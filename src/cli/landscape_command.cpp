@@ -59,15 +59,9 @@ int landscape_command(const Arguments& arguments) {
   }
   for (const auto& [key, value] : parse_pairs(settings, "--setting")) config.set(key, value);
   config.validate();
-  if (checkpoint.empty() == torchscript.empty()) {
-    throw Error("robustscope landscape", "give exactly one of --model and --torchscript");
-  }
-  const ModelSource source = checkpoint.empty() ? ModelSource{"torchscript", torchscript}
-                                                : ModelSource{"checkpoint", checkpoint};
-  if (dataset_name.empty()) {
-    if (source.kind == "torchscript") throw Error("--dataset", "is required with --torchscript");
-    dataset_name = read_checkpoint_metadata(checkpoint).dataset;
-  }
+  const ModelChoice choice = choose_model("landscape", checkpoint, torchscript, dataset_name);
+  const ModelSource& source = choice.source;
+  dataset_name = choice.dataset;
   if (std::filesystem::exists(output)) {
     throw Error(output, "exists already: landscape results are never overwritten");
   }

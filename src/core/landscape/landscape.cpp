@@ -18,10 +18,6 @@ namespace {
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
 constexpr int64_t kRandomDirectionStream = 1000;  // keeps d2's stream apart from random starts
 
-torch::Tensor normalized_log_probs(const torch::Tensor& logits, const MetricConfig& metric) {
-  return torch::log_softmax(normalize_logits(logits, metric.normalization, metric.tau), 1);
-}
-
 // d = δ/‖δ‖∞ for the perturbation that reaches `maximiser`.
 torch::Tensor towards(const torch::Tensor& maximiser, const torch::Tensor& x0, const char* what) {
   const torch::Tensor delta = (maximiser - x0)[0];
@@ -178,7 +174,8 @@ torch::Tensor landscape_quantities_at(Classifier& model, const torch::Tensor& x0
                                       const torch::Tensor& points, const LandscapeConfig& config) {
   torch::NoGradGuard no_grad;
   model.set_training(false);
-  const torch::Tensor clean_log_probs = normalized_log_probs(model.forward(x0), config.metric);
+  const torch::Tensor clean_log_probs =
+      normalized_log_probs(model.forward(x0), config.metric.normalization, config.metric.tau);
   std::vector<torch::Tensor> columns;
   for (int64_t start = 0; start < points.size(0); start += config.chunk_size) {
     const torch::Tensor chunk = points.slice(0, start, start + config.chunk_size);
@@ -193,7 +190,8 @@ torch::Tensor landscape_quantities_at(Classifier& model, const torch::Tensor& x0
             torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone)),
         logit_margin(logits, labels),
         logit_margin(probabilities, labels),
-        divergence(clean_log_probs.expand({n, -1}), normalized_log_probs(logits, config.metric),
+        divergence(clean_log_probs.expand({n, -1}),
+                   normalized_log_probs(logits, config.metric.normalization, config.metric.tau),
                    config.metric.divergence),
         logits.argmax(1).to(logits.scalar_type()),
     }));

@@ -46,6 +46,11 @@ torch::Tensor normalize_logits(const torch::Tensor& logits, const std::string& n
   return logits;
 }
 
+torch::Tensor normalized_log_probs(const torch::Tensor& logits, const std::string& normalization,
+                                   double tau) {
+  return torch::log_softmax(normalize_logits(logits, normalization, tau), 1);
+}
+
 torch::Tensor divergence(const torch::Tensor& clean_log_probs,
                          const torch::Tensor& perturbed_log_probs, const std::string& kind) {
   validate_divergence(kind);

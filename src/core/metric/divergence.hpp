@@ -14,6 +14,10 @@ namespace robustscope {
 torch::Tensor normalize_logits(const torch::Tensor& logits, const std::string& normalization,
                                double tau);
 
+// log p̃ = log_softmax(N(z)).
+torch::Tensor normalized_log_probs(const torch::Tensor& logits, const std::string& normalization,
+                                   double tau);
+
 // Per-sample divergence between distributions given as log-probabilities [N, K]:
 //   kl            KL(p ‖ q) = Σ p (log p − log q)    (p clean, q perturbed; default)
 //   reverse-kl    KL(q ‖ p)

@@ -12,14 +12,7 @@
 #include "core/settings_text.hpp"
 
 namespace robustscope {
-namespace {
-
-// log p̃ for logits.
-torch::Tensor normalized_log_probs(const torch::Tensor& logits, const MetricConfig& config) {
-  return torch::log_softmax(normalize_logits(logits, config.normalization, config.tau), 1);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void MetricConfig::set(const std::string& key, const std::string& value) {
   if (key == "divergence")
@@ -102,11 +95,13 @@ MetricResult compute_metric(Classifier& model, const torch::Tensor& images,
     const torch::Tensor logits = model.forward(images);
     result.clean_class = logits.argmax(1);
     targets.labels = result.clean_class;  // "fooled" = the prediction changed
-    targets.clean_log_probs = normalized_log_probs(logits, config);
+    targets.clean_log_probs = normalized_log_probs(logits, config.normalization, config.tau);
     result.forward_passes = images.size(0);
   }
   const Objective objective = [&config](const torch::Tensor& logits, const Targets& t) {
-    return divergence(t.clean_log_probs, normalized_log_probs(logits, config), config.divergence);
+    return divergence(t.clean_log_probs,
+                      normalized_log_probs(logits, config.normalization, config.tau),
+                      config.divergence);
   };
   AscentSettings settings;
   settings.steps = config.steps;
@@ -132,8 +127,10 @@ torch::Tensor prediction_divergence(Classifier& model, const torch::Tensor& clea
                                     const torch::Tensor& perturbed, const MetricConfig& config) {
   torch::NoGradGuard no_grad;
   model.set_training(false);
-  return divergence(normalized_log_probs(model.forward(clean), config),
-                    normalized_log_probs(model.forward(perturbed), config), config.divergence);
+  return divergence(
+      normalized_log_probs(model.forward(clean), config.normalization, config.tau),
+      normalized_log_probs(model.forward(perturbed), config.normalization, config.tau),
+      config.divergence);
 }
 
 MetricSummary summarize_metric(const torch::Tensor& values, int64_t bootstrap_samples,
