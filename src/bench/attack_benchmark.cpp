@@ -51,8 +51,8 @@ int main(int argc, char** argv) {
   int repetitions = 3, threads = 0;
   bool json = false, skip_python = false;
   po::options_description options("robustscope-bench-attacks options");
-  options.add_options()("help,h", "show this help")(
-      "models", po::value(&models)->default_value(models), "comma-separated architectures")(
+  options.add_options()("models", po::value(&models)->default_value(models),
+                        "comma-separated architectures")(
       "batch-sizes", po::value(&batch_sizes)->default_value(batch_sizes), "comma-separated")(
       "steps", po::value(&steps)->default_value(steps), "K: steps of PGD and of the metric")(
       "repetitions", po::value(&repetitions)->default_value(repetitions), "timed repetitions")(

@@ -22,8 +22,8 @@ int main(int argc, char** argv) {
   int repetitions = 3, threads = 0;
   bool json = false;
   po::options_description options("robustscope-bench-landscape options");
-  options.add_options()("help,h", "show this help")(
-      "models", po::value(&models)->default_value(models), "comma-separated architectures")(
+  options.add_options()("models", po::value(&models)->default_value(models),
+                        "comma-separated architectures")(
       "resolution", po::value(&resolution)->default_value(resolution),
       "grid points per side (odd)")("chunk-size", po::value(&chunk_size)->default_value(chunk_size),
                                     "points per forward pass")(
