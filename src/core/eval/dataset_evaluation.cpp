@@ -12,8 +12,23 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-torch::Tensor concatenate(std::vector<torch::Tensor>& parts) {
-  return parts.empty() ? torch::Tensor() : torch::cat(parts);
+// The one loop over a data set's batches: `evaluate` returns `count` per-sample columns for a
+// batch; the columns of all batches are concatenated in data-set order, on the CPU.
+template <typename Evaluate>
+std::vector<torch::Tensor> per_sample_columns(const Dataset& data, int64_t batch_size,
+                                              torch::Device device, size_t count,
+                                              Evaluate evaluate) {
+  std::vector<std::vector<torch::Tensor>> parts(count);
+  const Batches batches(data, batch_size, device);
+  for (int64_t b = 0; b < batches.count(); ++b) {
+    const std::vector<torch::Tensor> columns = evaluate(batches[b]);
+    for (size_t c = 0; c < count; ++c) parts[c].push_back(columns[c].cpu());
+  }
+  std::vector<torch::Tensor> columns(count);
+  for (size_t c = 0; c < count; ++c) {
+    if (!parts[c].empty()) columns[c] = torch::cat(parts[c]);
+  }
+  return columns;
 }
 
 }  // namespace
@@ -27,25 +42,20 @@ AttackEvaluation evaluate_attacks(Classifier& model, const Dataset& data,
                                   torch::Device device, Classifier* substitute) {
   const auto start = std::chrono::steady_clock::now();
   AttackEvaluation result;
-  std::vector<torch::Tensor> broken, norms, margins, broken_by;
-  const Batches batches(data, batch_size, device);
-  for (int64_t b = 0; b < batches.count(); ++b) {
-    const Batch batch = batches[b];
+  const auto columns = per_sample_columns(data, batch_size, device, 4, [&](const Batch& batch) {
     const AttackOutcome outcome =
         substitute ? run_transfer_attack(model, *substitute, batch.images, batch.labels,
                                          batch.sample_ids, attacks.front())
                    : run_ensemble(model, batch.images, batch.labels, batch.sample_ids, attacks);
-    broken.push_back(outcome.broken.cpu());
-    norms.push_back(outcome.perturbation_norm.cpu());
-    margins.push_back(outcome.margin.cpu());
-    broken_by.push_back(outcome.broken_by.cpu());
     result.forward_passes += outcome.forward_passes;
     result.forward_backward_passes += outcome.forward_backward_passes;
-  }
-  result.broken = concatenate(broken);
-  result.perturbation_norm = concatenate(norms);
-  result.margin = concatenate(margins);
-  result.broken_by = concatenate(broken_by);
+    return std::vector<torch::Tensor>{outcome.broken, outcome.perturbation_norm, outcome.margin,
+                                      outcome.broken_by};
+  });
+  result.broken = columns[0];
+  result.perturbation_norm = columns[1];
+  result.margin = columns[2];
+  result.broken_by = columns[3];
   result.seconds = seconds_since(start);
   return result;
 }
@@ -55,22 +65,17 @@ MetricEvaluation evaluate_metric(Classifier& model, const Dataset& data, const M
   config.validate();
   const auto start = std::chrono::steady_clock::now();
   MetricEvaluation result;
-  std::vector<torch::Tensor> values, clean, worst, steps;
-  const Batches batches(data, batch_size, device);
-  for (int64_t b = 0; b < batches.count(); ++b) {
-    const Batch batch = batches[b];
+  const auto columns = per_sample_columns(data, batch_size, device, 4, [&](const Batch& batch) {
     const MetricResult metric = compute_metric(model, batch.images, batch.sample_ids, config);
-    values.push_back(metric.value.cpu());
-    clean.push_back(metric.clean_class.cpu());
-    worst.push_back(metric.worst_class.cpu());
-    steps.push_back(metric.best_step.cpu());
     result.forward_passes += metric.forward_passes;
     result.forward_backward_passes += metric.forward_backward_passes;
-  }
-  result.value = concatenate(values);
-  result.clean_class = concatenate(clean);
-  result.worst_class = concatenate(worst);
-  result.best_step = concatenate(steps);
+    return std::vector<torch::Tensor>{metric.value, metric.clean_class, metric.worst_class,
+                                      metric.best_step};
+  });
+  result.value = columns[0];
+  result.clean_class = columns[1];
+  result.worst_class = columns[2];
+  result.best_step = columns[3];
   result.seconds = seconds_since(start);
   return result;
 }
