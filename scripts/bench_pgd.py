@@ -1,9 +1,16 @@
 #!/usr/bin/env python3
 """The PGD baseline of robustscope-bench-attacks, in plain PyTorch: the same architectures (small-cnn,
 preact-resnet18 with its normalisation inside), random inputs, PGD-K with a uniform random start, timed over
-repetitions after one warm-up. Prints "samples_per_second X" (median repetition)."""
+repetitions after one warm-up. Prints "samples_per_second X" (median repetition).
+
+PGD here does what robustscope's does: a clean prediction (robust accuracy counts a point misclassified
+clean as broken, so any evaluation needs it), K signed steps from a random start, a final prediction.
+With --serve it times one run per request instead, so the C++ benchmark can interleave its own
+repetitions with these: each line "pgd", "f" (one forward without gradient) or "fb" (K bare forward+backward passes to
+the input) on stdin is answered by the seconds it took, after a "ready" line."""
 import argparse
 import statistics
+import sys
 import time
 
 import torch
@@ -51,6 +58,8 @@ def make(arch):
 
 
 def pgd(model, x, y, eps, steps):
+    with torch.no_grad():
+        clean_correct = model(x).argmax(1) == y
     alpha = 2.5 * eps / steps
     x_adv = (x + torch.empty_like(x).uniform_(-eps, eps)).clamp(0, 1)
     for _ in range(steps):
@@ -59,7 +68,28 @@ def pgd(model, x, y, eps, steps):
         grad, = torch.autograd.grad(loss, [x_adv])
         x_adv = torch.min(torch.max(x_adv.detach() + alpha * grad.sign(), x - eps), x + eps).clamp(0, 1)
     with torch.no_grad():
-        return model(x_adv).argmax(1) != y
+        return clean_correct & (model(x_adv).argmax(1) == y)
+
+
+def forward_backward(model, x, y, steps):
+    for _ in range(steps):
+        x_in = x.detach().requires_grad_(True)
+        torch.autograd.grad(F.cross_entropy(model(x_in), y), [x_in])
+
+
+def serve(model, x, y, steps):
+    forward_backward(model, x, y, steps)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        start = time.perf_counter()
+        if line.strip() == "pgd":
+            pgd(model, x, y, 8 / 255, steps)
+        elif line.strip() == "f":
+            with torch.no_grad():
+                model(x)
+        else:
+            forward_backward(model, x, y, steps)
+        print(f"{time.perf_counter() - start:.6f}", flush=True)
 
 
 def main():
@@ -69,6 +99,7 @@ def main():
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--serve", action="store_true", help="time one run per stdin request")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -77,6 +108,8 @@ def main():
     x = torch.rand(args.batch, *shape)
     with torch.no_grad():
         y = model(x).argmax(1)
+    if args.serve:
+        return serve(model, x, y, args.steps)
     pgd(model, x, y, 8 / 255, args.steps)
     times = []
     for _ in range(args.repetitions):

@@ -8,6 +8,9 @@
 #include <iostream>
 #include <sstream>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "bench/measurement.hpp"
 #include "core/attack/attacks.hpp"
 #include "core/metric/robustness_metric.hpp"
@@ -27,20 +30,72 @@ std::vector<std::string> split(const std::string& text) {
   return items;
 }
 
-// Samples/s of the Python PGD (scripts/bench_pgd.py), or a negative number when it cannot run.
-double python_pgd_rate(const std::string& python, const std::string& arch, int64_t batch,
-                       int64_t steps, int repetitions, int threads) {
-  const std::string command = python + " " ROBUSTSCOPE_SOURCE_DIR "/scripts/bench_pgd.py --arch " +
-                              arch + " --batch " + std::to_string(batch) + " --steps " +
-                              std::to_string(steps) + " --repetitions " +
-                              std::to_string(repetitions) + " --threads " + std::to_string(threads);
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return -1;
-  double rate = -1;
-  char line[256];
-  while (fgets(line, sizeof(line), pipe)) std::sscanf(line, "samples_per_second %lf", &rate);
-  return pclose(pipe) == 0 ? rate : -1;
-}
+// The Python PyTorch baseline (scripts/bench_pgd.py --serve) as a child process on two pipes: each
+// request times one run there, so its repetitions interleave with ours and share the machine's
+// noise.
+class PythonBaseline {
+ public:
+  PythonBaseline(const std::string& python, const std::string& arch, int64_t batch, int64_t steps,
+                 int threads) {
+    int to_child[2], from_child[2];
+    if (pipe(to_child) != 0 || pipe(from_child) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(to_child[0], STDIN_FILENO);
+      dup2(from_child[1], STDOUT_FILENO);
+      for (int fd : {to_child[0], to_child[1], from_child[0], from_child[1]}) close(fd);
+      const std::string script = ROBUSTSCOPE_SOURCE_DIR "/scripts/bench_pgd.py";
+      const std::vector<std::string> args = {python,
+                                             script,
+                                             "--serve",
+                                             "--arch",
+                                             arch,
+                                             "--batch",
+                                             std::to_string(batch),
+                                             "--steps",
+                                             std::to_string(steps),
+                                             "--threads",
+                                             std::to_string(threads)};
+      std::vector<char*> argv;
+      for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+      argv.push_back(nullptr);
+      execv(python.c_str(), argv.data());
+      _exit(127);
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    requests_ = fdopen(to_child[1], "w");
+    replies_ = fdopen(from_child[0], "r");
+    ready_ = read_line() == "ready";
+  }
+  ~PythonBaseline() {
+    if (requests_) fclose(requests_);  // end of input: the child leaves its loop
+    if (replies_) fclose(replies_);
+    if (pid_ > 0) waitpid(pid_, nullptr, 0);
+  }
+  bool ready() const { return ready_; }
+  // Seconds of one "pgd" or "fb" run in the child; negative when it failed.
+  double time(const char* what) {
+    if (!ready_) return -1;
+    std::fprintf(requests_, "%s\n", what);
+    std::fflush(requests_);
+    const std::string reply = read_line();
+    return reply.empty() ? -1 : std::stod(reply);
+  }
+
+ private:
+  std::string read_line() {
+    char line[256];
+    if (!replies_ || !fgets(line, sizeof(line), replies_)) return "";
+    std::string text(line);
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    return text;
+  }
+  pid_t pid_ = -1;
+  FILE* requests_ = nullptr;
+  FILE* replies_ = nullptr;
+  bool ready_ = false;
+};
 
 }  // namespace
 
@@ -96,21 +151,46 @@ int main(int argc, char** argv) {
       auto rate = [&](const bench::Timing& t) { return batch / t.median(); };
       auto spread = [](const bench::Timing& t) { return (t.max() - t.min()) / t.median(); };
 
-      const bench::Timing forward = bench::measure(repetitions, [&] {
-        torch::NoGradGuard no_grad;
-        model.forward(x);
-      });
+      // The Python baseline times its run after each of ours (same repetitions, same noise).
+      std::unique_ptr<PythonBaseline> python_baseline;
+      if (!skip_python && device.is_cpu()) {
+        python_baseline =
+            std::make_unique<PythonBaseline>(python, arch, batch, steps, thread_count);
+        if (!python_baseline->ready()) {
+          std::printf("%-58s (skipped: %s could not run scripts/bench_pgd.py)\n",
+                      (prefix + "Python PyTorch baseline").c_str(), python.c_str());
+          python_baseline.reset();
+        }
+      }
+      bench::Timing python_forward, python_ceiling, python_pgd;
+      auto python_between = [&](bench::Timing& into, const char* what) {
+        return [&into, what, &python_baseline] {
+          if (python_baseline) into.seconds.push_back(python_baseline->time(what));
+        };
+      };
+
+      const bench::Timing forward = bench::measure(
+          repetitions,
+          [&] {
+            torch::NoGradGuard no_grad;
+            model.forward(x);
+          },
+          python_between(python_forward, "f"));
       bench::print_row({prefix + "forward (no grad)", rate(forward), spread(forward), 0,
                         bench::peak_memory_mib()},
                        json);
+
       // One ceiling repetition is K passes, as long as one PGD-K run, so both see the same noise.
-      const bench::Timing ceiling = bench::measure(repetitions, [&] {
-        for (int64_t step = 0; step < steps; ++step) {
-          torch::Tensor input = x.detach().requires_grad_(true);
-          const torch::Tensor loss = torch::cross_entropy_loss(model.forward(input), labels);
-          torch::autograd::grad({loss}, {input});
-        }
-      });
+      const bench::Timing ceiling = bench::measure(
+          repetitions,
+          [&] {
+            for (int64_t step = 0; step < steps; ++step) {
+              torch::Tensor input = x.detach().requires_grad_(true);
+              const torch::Tensor loss = torch::cross_entropy_loss(model.forward(input), labels);
+              torch::autograd::grad({loss}, {input});
+            }
+          },
+          python_between(python_ceiling, "fb"));
       const double ceiling_rate = rate(ceiling) * steps;
       bench::print_row({prefix + "ceiling: forward+backward to the input", ceiling_rate,
                         spread(ceiling), 1.0, bench::peak_memory_mib()},
@@ -120,8 +200,9 @@ int main(int argc, char** argv) {
       pgd.name = "pgd";
       pgd.epsilon = 8.0 / 255;
       pgd.steps = steps;
-      const bench::Timing pgd_timing =
-          bench::measure(repetitions, [&] { run_attack(model, x, labels, ids, pgd); });
+      const bench::Timing pgd_timing = bench::measure(
+          repetitions, [&] { run_attack(model, x, labels, ids, pgd); },
+          python_between(python_pgd, "pgd"));
       bench::print_row(
           {prefix + "PGD-" + std::to_string(steps) + " (C++)", rate(pgd_timing), spread(pgd_timing),
            rate(pgd_timing) * steps / ceiling_rate, bench::peak_memory_mib()},
@@ -137,20 +218,22 @@ int main(int argc, char** argv) {
                         rate(metric_timing) * steps / ceiling_rate, bench::peak_memory_mib()},
                        json);
 
-      if (!skip_python && device.is_cpu()) {
-        const double python_rate =
-            python_pgd_rate(python, arch, batch, steps, repetitions, thread_count);
-        if (python_rate > 0) {
-          bench::print_row({prefix + "PGD-" + std::to_string(steps) + " (Python PyTorch)",
-                            python_rate, 0, python_rate * steps / ceiling_rate, 0},
-                           json);
-          if (!json) {
-            std::printf("%-58s %12.2f\n", (prefix + "C++ PGD / Python PGD").c_str(),
-                        rate(pgd_timing) / python_rate);
-          }
-        } else {
-          std::printf("%-58s (skipped: %s could not run scripts/bench_pgd.py)\n",
-                      (prefix + "PGD (Python PyTorch)").c_str(), python.c_str());
+      if (python_baseline) {
+        bench::print_row({prefix + "forward (no grad; Python PyTorch, interleaved)",
+                          rate(python_forward), spread(python_forward), 0, 0},
+                         json);
+        const double python_ceiling_rate = rate(python_ceiling) * steps;
+        bench::print_row(
+            {prefix + "forward+backward (Python PyTorch, interleaved)", python_ceiling_rate,
+             spread(python_ceiling), python_ceiling_rate / ceiling_rate, 0},
+            json);
+        bench::print_row(
+            {prefix + "PGD-" + std::to_string(steps) + " (Python PyTorch, interleaved)",
+             rate(python_pgd), spread(python_pgd), rate(python_pgd) * steps / ceiling_rate, 0},
+            json);
+        if (!json) {
+          std::printf("%-58s %12.3f\n", (prefix + "C++ PGD / Python PGD").c_str(),
+                      python_pgd.median() / pgd_timing.median());
         }
       }
     }

@@ -22,7 +22,8 @@ double Timing::median() const {
 double Timing::min() const { return *std::min_element(seconds.begin(), seconds.end()); }
 double Timing::max() const { return *std::max_element(seconds.begin(), seconds.end()); }
 
-Timing measure(int repetitions, const std::function<void()>& body) {
+Timing measure(int repetitions, const std::function<void()>& body,
+               const std::function<void()>& between) {
   const auto synchronise = [] {
     if (torch::cuda::is_available()) torch::cuda::synchronize();
   };
@@ -35,6 +36,7 @@ Timing measure(int repetitions, const std::function<void()>& body) {
     synchronise();
     timing.seconds.push_back(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    if (between) between();
   }
   return timing;
 }

@@ -18,7 +18,10 @@ struct Timing {
 };
 
 // Runs `body` once to warm up, then `repetitions` times (synchronising CUDA when present).
-Timing measure(int repetitions, const std::function<void()>& body);
+// `between`, untimed, runs after each repetition: a baseline timed there sees the same machine
+// noise.
+Timing measure(int repetitions, const std::function<void()>& body,
+               const std::function<void()>& between = {});
 
 // Peak resident set size of this process so far, in MiB (VmHWM).
 double peak_memory_mib();

@@ -42,13 +42,21 @@ torch::Device apply_runtime_options(const RuntimeOptions& runtime) {
 }
 
 bool parse_command(const std::string& command, const std::string& summary,
-                   po::options_description& options, const Arguments& arguments) {
+                   po::options_description& options, const Arguments& arguments,
+                   const std::vector<std::string>& positional_names) {
   options.add_options()("help,h", "show this help");
+  po::positional_options_description positional;
+  std::string usage_operands;
+  for (const std::string& name : positional_names) {
+    positional.add(name.c_str(), 1);
+    usage_operands += " <" + name + ">";
+  }
   po::variables_map values;
   try {
-    po::store(po::command_line_parser(arguments).options(options).run(), values);
+    po::store(po::command_line_parser(arguments).options(options).positional(positional).run(),
+              values);
     if (values.count("help")) {
-      std::cout << "usage: robustscope " << command << " [options]\n"
+      std::cout << "usage: robustscope " << command << usage_operands << " [options]\n"
                 << summary << "\n\n"
                 << options << "\n";
       return false;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "core/models/model_source.hpp"
@@ -25,9 +26,11 @@ void add_runtime_options(po::options_description& options, RuntimeOptions& runti
 // Parses the device and sets the thread count; prints what is in force.
 torch::Device apply_runtime_options(const RuntimeOptions& runtime);
 
-// Parses `arguments` into `options`. Returns false when --help was given (after printing help).
+// Parses `arguments` into `options`; `positional_names` are options that may also be given as bare
+// operands, in order. Returns false when --help was given (after printing help).
 bool parse_command(const std::string& command, const std::string& summary,
-                   po::options_description& options, const Arguments& arguments);
+                   po::options_description& options, const Arguments& arguments,
+                   const std::vector<std::string>& positional_names = {});
 
 // The model of --model (checkpoint) or --torchscript, exactly one, and its data set: --dataset, or
 // the checkpoint's own. Throws Error naming the flags otherwise.

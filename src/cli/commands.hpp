@@ -13,5 +13,9 @@ int train_command(const Arguments& arguments);
 int eval_command(const Arguments& arguments);
 int info_command(const Arguments& arguments);
 int landscape_command(const Arguments& arguments);
+int plan_command(const Arguments& arguments);
+int run_command(const Arguments& arguments);
+int inspect_command(const Arguments& arguments);
+int merge_command(const Arguments& arguments);
 
 }  // namespace robustscope::cli

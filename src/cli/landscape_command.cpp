@@ -84,44 +84,41 @@ int landscape_command(const Arguments& arguments) {
   }
   auto model = load_classifier(source, data.info, device);
 
-  // Written to a partial file and renamed when complete: a killed run leaves no half result.
-  const std::string partial = output + ".partial";
-  std::filesystem::remove(partial);
-  {
-    Hdf5File file(partial, Hdf5File::Mode::kCreate);
-    const std::time_t now = std::time(nullptr);
-    char started[32];
-    std::strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-    write_landscape_header(file, config,
-                           {{"model", model->description()},
-                            {"model_path", source.path},
-                            {"model_kind", source.kind},
-                            {"dataset", dataset_name},
-                            {"split", split},
-                            {"started", started}});
-    std::printf("%8s %6s %6s %10s %10s %10s %10s %9s %9s %7s\n", "sample", "label", "clean",
-                "S=0 +d1", "S=0 -d1", "S=0 +d2", "S=0 -d2", "correct@e", "|slope|", "seconds");
-    for (const int64_t index : samples) {
-      const auto start = std::chrono::steady_clock::now();
-      const torch::Tensor x0 = data.images[index].unsqueeze(0).to(device);
-      const int64_t label = data.labels[index].item<int64_t>();
-      int64_t clean_class = 0;
-      {
-        torch::NoGradGuard no_grad;
-        clean_class = model->forward(x0).argmax(1).item<int64_t>();
-      }
-      const LandscapeResult result = compute_landscape(*model, x0, label, index, config);
-      write_landscape_sample(file, index, label, clean_class, result);
-      std::printf("%8ld %6ld %6ld %10.4f %10.4f %10.4f %10.4f %9.3f %9.3f %7.1f\n", index, label,
-                  clean_class, result.boundary_adversarial_positive,
-                  result.boundary_adversarial_negative, result.boundary_random_positive,
-                  result.boundary_random_negative, result.correct_fraction_within_epsilon,
-                  result.mean_abs_slope,
-                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-      std::fflush(stdout);
+  const std::time_t now = std::time(nullptr);
+  char started[32];
+  std::strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  Record record;
+  add_landscape_file_header(record, {{"model", model->description()},
+                                     {"model_path", source.path},
+                                     {"model_kind", source.kind},
+                                     {"dataset", dataset_name},
+                                     {"split", split},
+                                     {"started", started}});
+  add_landscape_settings(record, config);
+  std::printf("%8s %6s %6s %10s %10s %10s %10s %9s %9s %7s\n", "sample", "label", "clean",
+              "S=0 +d1", "S=0 -d1", "S=0 +d2", "S=0 -d2", "correct@e", "|slope|", "seconds");
+  for (const int64_t index : samples) {
+    const auto start = std::chrono::steady_clock::now();
+    const torch::Tensor x0 = data.images[index].unsqueeze(0).to(device);
+    const int64_t label = data.labels[index].item<int64_t>();
+    int64_t clean_class = 0;
+    {
+      torch::NoGradGuard no_grad;
+      clean_class = model->forward(x0).argmax(1).item<int64_t>();
     }
+    const LandscapeResult result = compute_landscape(*model, x0, label, index, config);
+    add_landscape_sample(record, index, label, clean_class, result);
+    std::printf("%8ld %6ld %6ld %10.4f %10.4f %10.4f %10.4f %9.3f %9.3f %7.1f\n", index, label,
+                clean_class, result.boundary_adversarial_positive,
+                result.boundary_adversarial_negative, result.boundary_random_positive,
+                result.boundary_random_negative, result.correct_fraction_within_epsilon,
+                result.mean_abs_slope,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    std::fflush(stdout);
   }
-  std::filesystem::rename(partial, output);
+  // Written once complete, to a partial file renamed into place: a killed run leaves no half
+  // result.
+  write_record_file(output, record);
   std::printf("landscapes: %s (distances are in input units; inf: no boundary within the range)\n",
               output.c_str());
   return 0;

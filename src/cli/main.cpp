@@ -19,7 +19,11 @@ const std::map<std::string, Command>& commands() {
       {"train", {robustscope::cli::train_command, "train a built-in architecture"}},
       {"eval", {robustscope::cli::eval_command, "evaluate a model on a data set"}},
       {"info", {robustscope::cli::info_command, "print a checkpoint's metadata"}},
-      {"landscape", {robustscope::cli::landscape_command, "loss and decision surfaces into HDF5"}}};
+      {"landscape", {robustscope::cli::landscape_command, "loss and decision surfaces into HDF5"}},
+      {"plan", {robustscope::cli::plan_command, "expand an experiment spec into tasks and costs"}},
+      {"run", {robustscope::cli::run_command, "run a spec's tasks over MPI ranks, resuming"}},
+      {"inspect", {robustscope::cli::inspect_command, "print what a results file holds"}},
+      {"merge", {robustscope::cli::merge_command, "assemble a results file from its task folder"}}};
   return kCommands;
 }
 

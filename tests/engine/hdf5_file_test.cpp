@@ -1,6 +1,8 @@
 // The HDF5 wrapper and the landscape store: exact round trips and clear refusals.
 #include <gtest/gtest.h>
+
 #include <torch/torch.h>
+#include <filesystem>
 
 #include "engine/store/hdf5_file.hpp"
 #include "engine/store/landscape_store.hpp"
@@ -80,11 +82,12 @@ TEST(LandscapeStore, WritesEverySettingAndTheSampleExactly) {
   result.directions = {torch::randn({1, 2, 2}), torch::randn({1, 2, 2})};
   result.boundary_adversarial_positive = 0.125;
   result.boundary_random_negative = std::numeric_limits<double>::infinity();
-  {
-    Hdf5File file(dir.file("l.h5"), Hdf5File::Mode::kCreate);
-    write_landscape_header(file, config, {{"model", "m"}});
-    write_landscape_sample(file, 42, 7, 7, result);
-  }
+  Record record;
+  add_landscape_file_header(record, {{"model", "m"}});
+  add_landscape_settings(record, config);
+  add_landscape_sample(record, 42, 7, 7, result);
+  write_record_file(dir.file("l.h5"), record);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("l.h5.partial")));
   Hdf5File file(dir.file("l.h5"), Hdf5File::Mode::kReadOnly);
   EXPECT_EQ(std::get<std::string>(file.read_attribute("/", "schema")), kLandscapeSchema);
   EXPECT_EQ(std::get<std::string>(file.read_attribute("/", "landscape.epsilon")), "0.25");

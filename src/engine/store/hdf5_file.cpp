@@ -225,4 +225,43 @@ AttributeValue Hdf5File::read_attribute(const std::string& object_path,
   return number;
 }
 
+namespace {
+
+// H5Literate and H5L_info_t map to the newest API of the HDF5 in use (1.10 … 1.14); the object's
+// type comes from opening it, which every version spells the same way.
+herr_t collect_child(hid_t group, const char* name, const H5L_info_t*, void* data) {
+  Handle object(H5Oopen(group, name, H5P_DEFAULT), H5Oclose);
+  if (!object.valid()) return -1;
+  static_cast<std::vector<Hdf5File::Child>*>(data)->push_back(
+      {name, H5Iget_type(object.get()) == H5I_GROUP});
+  return 0;
+}
+
+herr_t collect_attribute(hid_t, const char* name, const H5A_info_t*, void* data) {
+  static_cast<std::vector<std::string>*>(data)->push_back(name);
+  return 0;
+}
+
+}  // namespace
+
+std::vector<Hdf5File::Child> Hdf5File::children(const std::string& group_path) const {
+  Handle group(H5Gopen2(file_, group_path.c_str(), H5P_DEFAULT), H5Gclose);
+  if (!group.valid()) fail(path_, group_path, "no such group");
+  std::vector<Child> found;
+  if (H5Literate(group.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_child, &found) < 0)
+    fail(path_, group_path, "cannot list the group (truncated file?)");
+  return found;
+}
+
+std::vector<std::string> Hdf5File::attribute_names(const std::string& object_path) const {
+  Handle object(H5Oopen(file_, object_path.c_str(), H5P_DEFAULT), H5Oclose);
+  if (!object.valid()) fail(path_, object_path, "no such object");
+  std::vector<std::string> names;
+  if (H5Aiterate2(object.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_attribute, &names) <
+      0) {
+    fail(path_, object_path, "cannot list attributes (truncated file?)");
+  }
+  return names;
+}
+
 }  // namespace robustscope

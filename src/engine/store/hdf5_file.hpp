@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <variant>
+#include <vector>
 
 namespace robustscope {
 
@@ -35,6 +36,14 @@ class Hdf5File {
                        const AttributeValue& value);
   AttributeValue read_attribute(const std::string& object_path, const std::string& name) const;
   void flush();
+
+  struct Child {
+    std::string name;
+    bool is_group;
+  };
+  // The links directly below a group, in name order.
+  std::vector<Child> children(const std::string& group_path) const;
+  std::vector<std::string> attribute_names(const std::string& object_path) const;
 
  private:
   std::string path_;

@@ -1,4 +1,4 @@
-// Landscape results in HDF5.
+// Landscape results as Records.
 #include "engine/store/landscape_store.hpp"
 
 #include <torch/torch.h>
@@ -7,31 +7,33 @@
 
 namespace robustscope {
 
-void write_landscape_header(Hdf5File& file, const LandscapeConfig& config,
-                            const std::map<std::string, std::string>& provenance) {
-  file.write_attribute("/", "schema", std::string(kLandscapeSchema));
-  file.write_attribute("/", "code_version", code_version());
-  file.write_attribute("/", "libtorch_version", libtorch_version());
-  file.write_attribute("/", "hdf5_version", hdf5_version());
+void add_landscape_settings(Record& record, const LandscapeConfig& config) {
   std::string quantities;
   for (const auto& name : landscape_quantities())
     quantities += (quantities.empty() ? "" : ",") + name;
-  file.write_attribute("/", "quantities", quantities);
-  for (const auto& [key, value] : config.to_entries())
-    file.write_attribute("/", "landscape." + key, value);
-  for (const auto& [key, value] : provenance) file.write_attribute("/", key, value);
+  record.set("quantities", quantities);
+  for (const auto& [key, value] : config.to_entries()) record.set("landscape." + key, value);
 }
 
-void write_landscape_sample(Hdf5File& file, int64_t sample_id, int64_t label, int64_t clean_class,
-                            const LandscapeResult& result) {
-  const std::string group = "/samples/" + std::to_string(sample_id);
-  file.write_tensor(group + "/coordinates_1d", result.coordinates_1d);
-  file.write_tensor(group + "/cut_adversarial", result.cut_adversarial);
-  file.write_tensor(group + "/cut_random", result.cut_random);
-  file.write_tensor(group + "/coordinates_2d", result.coordinates_2d);
-  file.write_tensor(group + "/grid", result.grid);
-  file.write_tensor(group + "/direction_adversarial", result.directions.adversarial);
-  file.write_tensor(group + "/direction_random", result.directions.random);
+void add_landscape_file_header(Record& record,
+                               const std::map<std::string, std::string>& provenance) {
+  record.set("schema", std::string(kLandscapeSchema));
+  record.set("code_version", code_version());
+  record.set("libtorch_version", libtorch_version());
+  record.set("hdf5_version", hdf5_version());
+  for (const auto& [key, value] : provenance) record.set(key, value);
+}
+
+void add_landscape_sample(Record& record, int64_t sample_id, int64_t label, int64_t clean_class,
+                          const LandscapeResult& result) {
+  const std::string group = "samples/" + std::to_string(sample_id);
+  record.datasets[group + "/coordinates_1d"] = result.coordinates_1d;
+  record.datasets[group + "/cut_adversarial"] = result.cut_adversarial;
+  record.datasets[group + "/cut_random"] = result.cut_random;
+  record.datasets[group + "/coordinates_2d"] = result.coordinates_2d;
+  record.datasets[group + "/grid"] = result.grid;
+  record.datasets[group + "/direction_adversarial"] = result.directions.adversarial;
+  record.datasets[group + "/direction_random"] = result.directions.random;
   const std::map<std::string, AttributeValue> attributes = {
       {"sample_id", sample_id},
       {"label", label},
@@ -44,8 +46,7 @@ void write_landscape_sample(Hdf5File& file, int64_t sample_id, int64_t label, in
       {"mean_abs_slope", result.mean_abs_slope},
       {"forward_passes", result.forward_passes},
       {"forward_backward_passes", result.forward_backward_passes}};
-  for (const auto& [name, value] : attributes) file.write_attribute(group, name, value);
-  file.flush();
+  for (const auto& [name, value] : attributes) record.set(name, value, group);
 }
 
 }  // namespace robustscope

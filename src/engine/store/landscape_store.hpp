@@ -1,22 +1,28 @@
-// Landscape results in HDF5 (schema in docs/hdf5-landscape.md): one group per sample with its cuts,
-// grid, directions and derived numbers, every setting as an attribute, provenance at the root.
+// Landscape results as Records (schema in docs/landscapes.md): one group per sample with its cuts,
+// grid, directions and derived numbers; every setting and the provenance as attributes. The
+// landscape command writes such a Record as a file, the batch engine as a task.
 #pragma once
 
 #include <map>
 #include <string>
 
 #include "core/landscape/landscape.hpp"
-#include "engine/store/hdf5_file.hpp"
+#include "engine/store/record.hpp"
 
 namespace robustscope {
 
 constexpr const char* kLandscapeSchema = "robustscope-landscape/1";
 
-// Root attributes: schema, versions, and the caller's provenance entries (model, data set, …).
-void write_landscape_header(Hdf5File& file, const LandscapeConfig& config,
-                            const std::map<std::string, std::string>& provenance);
+// The settings as attributes of the record's own group ("landscape.<key>"), with the quantity
+// names.
+void add_landscape_settings(Record& record, const LandscapeConfig& config);
 
-void write_landscape_sample(Hdf5File& file, int64_t sample_id, int64_t label, int64_t clean_class,
-                            const LandscapeResult& result);
+// The group "samples/<sample_id>" of one sample.
+void add_landscape_sample(Record& record, int64_t sample_id, int64_t label, int64_t clean_class,
+                          const LandscapeResult& result);
+
+// Schema, versions and the caller's provenance entries (model, data set, …) for a landscape file.
+void add_landscape_file_header(Record& record,
+                               const std::map<std::string, std::string>& provenance);
 
 }  // namespace robustscope

@@ -1,0 +1,49 @@
+// A Record is what one task (or one run) leaves behind: named tensors and attributes, addressed by
+// paths relative to the record's group ("" is the group itself, "samples/7/grid" a dataset below
+// it). One implementation writes a Record to HDF5 and reads it back, one checksums it, and one
+// turns it into bytes for MPI: tasks, landscapes and run records all go through them.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/store/hdf5_file.hpp"
+
+namespace robustscope {
+
+struct Record {
+  std::map<std::string, torch::Tensor> datasets;  // relative path → CPU tensor
+  std::map<std::string, std::map<std::string, AttributeValue>> attributes;  // path → name → value
+
+  void set(const std::string& name, const AttributeValue& value, const std::string& path = "") {
+    attributes[path][name] = value;
+  }
+  // The attribute `name` of the record's own group; Error naming it when absent or of another type.
+  const std::string& text(const std::string& name) const;
+  double number(const std::string& name) const;
+  int64_t integer(const std::string& name) const;
+  bool has(const std::string& name) const;
+};
+
+// FNV-1a 64 over every dataset's path, type, shape and bytes, in path order: what resume compares
+// with the checksum stored beside the data to know the data is the data that was written.
+std::string record_checksum(const Record& record);
+
+// Writes `record` under the group `base` ("/" or "/tasks/ab12…"): its datasets, then attributes.
+void write_record(Hdf5File& file, const std::string& base, const Record& record);
+// Reads every dataset and attribute below `base`.
+Record read_record(const Hdf5File& file, const std::string& base);
+
+// Writes `record` as the root of a new HDF5 file: to `path`.partial, closed and synced, then
+// renamed, so `path` is either absent or complete whatever happens to the process.
+void write_record_file(const std::string& path, const Record& record);
+
+// Bytes for MPI and back. `deserialize_record` refuses malformed input with an Error.
+std::vector<char> serialize_record(const Record& record);
+Record deserialize_record(const std::vector<char>& bytes);
+
+}  // namespace robustscope

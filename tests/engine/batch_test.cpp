@@ -1,0 +1,301 @@
+// The batch engine end to end through the CLI: identical numbers for 1, 2 and 3 MPI ranks, a real
+// SIGKILL in the middle of a run then resume, content-checked resume, refusals, failed tasks, and
+// what inspect prints.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include "core/models/architectures.hpp"
+#include "core/models/checkpoint.hpp"
+#include "core/runtime/device.hpp"
+#include "engine/store/result_store.hpp"
+#include "support/temp_dir.hpp"
+
+namespace robustscope {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+// mpirun for N ranks (as root in CI containers, oversubscribing the 2 cores); 1 rank runs bare.
+std::string launcher(int ranks) {
+  if (ranks == 1) return "";
+  return "mpirun --allow-run-as-root --oversubscribe -np " + std::to_string(ranks) + " ";
+}
+
+void save_model(const std::string& path, uint64_t seed, bool poisoned = false) {
+  seed_all(seed);
+  CheckpointMetadata metadata;
+  metadata.architecture = ArchitectureConfig::for_dataset("mlp", dataset_info("mnist"));
+  metadata.architecture.arguments["hidden"] = 32;
+  metadata.architecture.arguments["layers"] = 1;
+  metadata.dataset = "mnist";
+  metadata.recipe = {{"name", "natural"}};
+  metadata.seed = seed;
+  BuiltinClassifier model(metadata.architecture);
+  if (poisoned) {
+    torch::NoGradGuard no_grad;
+    for (torch::Tensor& parameter : model.parameters()) parameter.fill_(NAN);
+  }
+  save_checkpoint(path, model, metadata);
+}
+
+std::string sweep_spec(const TempDir& dir, int64_t count, bool with_poisoned = false) {
+  std::string spec = "name: batch-test\nseed: 11\nthreads: 1\noutput: " + dir.file("r.h5") +
+                     "\ndata: {dir: " + testing::data_dir() + "}\n" +
+                     "samples: {count: " + std::to_string(count) +
+                     ", shard_size: 10, batch_size: 10}\n"
+                     "models:\n"
+                     "  - {name: m1, checkpoint: " +
+                     dir.file("m1.pt") +
+                     "}\n"
+                     "  - {name: m2, checkpoint: " +
+                     dir.file("m2.pt") + "}\n";
+  if (with_poisoned) spec += "  - {name: nan, checkpoint: " + dir.file("nan.pt") + "}\n";
+  spec +=
+      "procedures:\n"
+      "  metric: {epsilon: [0.1, 0.3], steps: 5, restarts: 2}\n"
+      "  attacks:\n"
+      "    - {name: fgsm, epsilon: 0.1}\n"
+      "    - {name: pgd, epsilon: 0.1, steps: 5}\n"
+      "  ensembles:\n"
+      "    - {members: [fgsm, apgd-ce], epsilon: 0.1, steps: 5}\n"
+      "  landscape: {samples: 2, epsilon: 0.1, resolution_1d: 9, resolution_2d: 5}\n";
+  return spec;
+}
+
+std::string write_spec(const TempDir& dir, const std::string& text, const std::string& name) {
+  testing::write_file(dir.file(name), text);
+  return dir.file(name);
+}
+
+testing::CommandResult run(int ranks, const std::string& spec, const std::string& extra = "") {
+  return testing::run_command(launcher(ranks) + ROBUSTSCOPE_BINARY + " run " + spec + " " + extra);
+}
+
+// Every task's data and settings equal; only where and how long it ran may differ.
+void expect_same_results(const std::string& a, const std::string& b) {
+  const StoredResults one = read_results(a), two = read_results(b);
+  ASSERT_EQ(one.tasks.size(), two.tasks.size());
+  for (const auto& [id, record] : one.tasks) {
+    SCOPED_TRACE(id);
+    ASSERT_TRUE(two.tasks.count(id));
+    const Record& other = two.tasks.at(id);
+    ASSERT_EQ(record.datasets.size(), other.datasets.size());
+    for (const auto& [path, tensor] : record.datasets) {
+      ASSERT_TRUE(other.datasets.count(path)) << path;
+      EXPECT_TRUE(torch::equal(tensor, other.datasets.at(path))) << path;
+    }
+    for (const auto& [path, values] : record.attributes) {
+      for (const auto& [name, value] : values) {
+        if (name == "seconds" || name == "rank" || name == "host") continue;
+        EXPECT_TRUE(other.attributes.at(path).at(name) == value) << path << " " << name;
+      }
+    }
+  }
+}
+
+// Processes (other than this one) whose command line contains `text`.
+std::vector<pid_t> processes_mentioning(const std::string& text) {
+  std::vector<pid_t> found;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = std::stoi(name);
+    if (pid == getpid()) continue;
+    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+    const std::string command((std::istreambuf_iterator<char>(in)), {});
+    if (command.find(text) != std::string::npos) found.push_back(pid);
+  }
+  return found;
+}
+
+class Batch : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    save_model(dir.file("m1.pt"), 1);
+    save_model(dir.file("m2.pt"), 2);
+    save_model(dir.file("nan.pt"), 3, true);
+  }
+  TempDir dir;
+};
+
+TEST_F(Batch, OneTwoAndThreeRanksGiveIdenticalResultFiles) {
+  const std::string spec = write_spec(dir, sweep_spec(dir, 30), "spec.yaml");
+  std::vector<std::string> outputs;
+  for (int ranks : {1, 2, 3}) {
+    const std::string output = dir.file("r" + std::to_string(ranks) + ".h5");
+    const auto result = run(ranks, spec, "--output " + output + " --quiet");
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    EXPECT_NE(result.output.find("on " + std::to_string(ranks) + " ranks"), std::string::npos)
+        << result.output;
+    outputs.push_back(output);
+  }
+  const StoredResults stored = read_results(outputs[0]);
+  EXPECT_EQ(stored.schema, kResultsSchema);
+  EXPECT_EQ(stored.tasks.size(), 2u * (5 * 3 + 1));
+  EXPECT_EQ(stored.spec_text, testing::read_file(spec));
+  for (const char* name : {"code_version", "libtorch_version", "hdf5_version", "mpi_version",
+                           "spec_hash", "last_run_rank_layout"}) {
+    ASSERT_TRUE(stored.root.count(name)) << name;
+    EXPECT_FALSE(std::get<std::string>(stored.root.at(name)).empty()) << name;
+  }
+  // The three ranks of the 3-rank run all computed something: the queue is dynamic, not rank 0's.
+  std::set<int64_t> ranks_used;
+  for (const auto& [id, record] : read_results(outputs[2]).tasks)
+    ranks_used.insert(record.integer("rank"));
+  EXPECT_EQ(ranks_used.size(), 3u);
+  expect_same_results(outputs[0], outputs[1]);
+  expect_same_results(outputs[0], outputs[2]);
+}
+
+TEST_F(Batch, AKilledRunResumesToTheFileAnUninterruptedRunWrites) {
+  const std::string spec = write_spec(dir, sweep_spec(dir, 120), "spec.yaml");
+  const std::string reference = dir.file("reference.h5");
+  ASSERT_EQ(run(1, spec, "--output " + reference + " --quiet").exit_code, 0);
+
+  const std::string output = dir.file("killed.h5");
+  const std::string task_folder = output + ".d/tasks";
+  const int64_t planned = static_cast<int64_t>(read_results(reference).tasks.size());
+  auto task_files = [&] {
+    int64_t count = 0;
+    if (fs::is_directory(task_folder))
+      for (const auto& entry : fs::directory_iterator(task_folder))
+        count += entry.path().extension() == ".h5";
+    return count;
+  };
+  // Starts (or resumes) the run on 2 ranks and SIGKILLs the whole job once `threshold` task files
+  // exist; returns how many survived.
+  auto run_and_kill = [&](int64_t threshold) -> int64_t {
+    const pid_t child = fork();
+    if (child == 0) {
+      setpgid(0, 0);
+      const std::string command = launcher(2) + ROBUSTSCOPE_BINARY + " run " + spec +
+                                  " --quiet --output " + output + " > /dev/null 2>&1";
+      execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
+      _exit(127);
+    }
+    setpgid(child, child);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (task_files() < threshold && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // The whole job at once, as SLURM's cgroup would: mpirun, and the ranks it started (which Open
+    // MPI places outside our process group), all named by the output path on their command lines.
+    for (const pid_t pid : processes_mentioning(output)) kill(pid, SIGKILL);
+    kill(-child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_TRUE(processes_mentioning(output).empty()) << "a rank survived the kill";
+    const int64_t survived = task_files();
+    std::printf("killed at %ld of %ld tasks written\n", survived, planned);
+    return survived;
+  };
+  const int64_t first = run_and_kill(5);
+  ASSERT_GE(first, 5);
+  ASSERT_LT(first, planned) << "the run finished before the kill: make the spec larger";
+  EXPECT_FALSE(fs::exists(output));           // the merged file only comes at the end
+  const int64_t survived = run_and_kill(70);  // a resumed run, killed again later on
+  ASSERT_GE(survived, 70);
+  ASSERT_LT(survived, planned);
+
+  const auto resumed = run(1, spec, "--output " + output);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find(std::to_string(survived) + " already complete"), std::string::npos)
+      << resumed.output;
+  expect_same_results(reference, output);
+
+  // Resume checks content: a completed task whose data were altered is recomputed.
+  const std::string victim = fs::directory_iterator(task_folder)->path().string();
+  {
+    Record record;
+    {
+      const Hdf5File file(victim, Hdf5File::Mode::kReadOnly);
+      record = read_record(file, "/");
+    }
+    record.datasets["sample_ids"] = record.datasets["sample_ids"].clone();
+    auto first = record.datasets.begin();
+    for (; first != record.datasets.end(); ++first)
+      if (first->second.is_floating_point()) break;
+    ASSERT_NE(first, record.datasets.end());
+    first->second = first->second + 1;  // the stored checksum no longer matches
+    fs::remove(victim);
+    write_record_file(victim, record);
+  }
+  fs::remove(output);  // the merged file would supply the intact copy
+  const auto rechecked = run(1, spec, "--output " + output);
+  ASSERT_EQ(rechecked.exit_code, 0) << rechecked.output;
+  EXPECT_NE(rechecked.output.find("do not match the stored checksum"), std::string::npos)
+      << rechecked.output;
+  EXPECT_NE(rechecked.output.find("1 to run"), std::string::npos) << rechecked.output;
+  expect_same_results(reference, output);
+}
+
+TEST_F(Batch, AnotherSpecIsRefusedUnlessForcedAndThenReusesMatchingTasks) {
+  const std::string spec = write_spec(dir, sweep_spec(dir, 20), "spec.yaml");
+  ASSERT_EQ(run(1, spec, "--quiet").exit_code, 0);
+  std::string changed_text = sweep_spec(dir, 20);
+  changed_text.replace(changed_text.find("steps: 5, restarts: 2"), 21, "steps: 6, restarts: 2");
+  const std::string changed = write_spec(dir, changed_text, "changed.yaml");
+  const auto refused = run(1, changed);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.output.find("holds results of a different spec"), std::string::npos)
+      << refused.output;
+  EXPECT_NE(refused.output.find("--force"), std::string::npos);
+  const auto forced = run(1, changed, "--force");
+  ASSERT_EQ(forced.exit_code, 0) << forced.output;
+  // The two metric settings (2 shards each, 2 models) are new; everything else is reused.
+  EXPECT_NE(forced.output.find("8 to run"), std::string::npos) << forced.output;
+}
+
+TEST_F(Batch, FailingTasksAreRecordedAndTheRunGoesOn) {
+  const std::string spec = write_spec(dir, sweep_spec(dir, 10, true), "spec.yaml");
+  const auto result = run(2, spec, "--quiet");
+  EXPECT_EQ(result.exit_code, 3) << result.output;
+  EXPECT_NE(result.output.find("failed: "), std::string::npos);
+  EXPECT_NE(result.output.find("NaN"), std::string::npos) << result.output;
+  const StoredResults stored = read_results(dir.file("r.h5"));
+  int64_t completed = 0, failed = 0;
+  for (const auto& [id, record] : stored.tasks) {
+    if (record.text("status") == "completed") ++completed;
+    if (record.text("status") == "failed") {
+      ++failed;
+      EXPECT_EQ(record.text("model"), "nan");
+    }
+  }
+  EXPECT_EQ(completed, 2 * 6);
+  EXPECT_EQ(failed, 6);
+  const auto inspected =
+      testing::run_command(std::string(ROBUSTSCOPE_BINARY) + " inspect " + dir.file("r.h5"));
+  ASSERT_EQ(inspected.exit_code, 0) << inspected.output;
+  for (const char* fragment : {"schema robustscope-results/1",
+                               "tasks: 18 planned, 12 completed, "
+                               "6 failed, 0 pending",
+                               "failed model=nan|", "robust acc", "psi mean", "mpi_version"}) {
+    EXPECT_NE(inspected.output.find(fragment), std::string::npos) << fragment << "\n"
+                                                                  << inspected.output;
+  }
+}
+
+TEST_F(Batch, PlanPrintsTasksAndCostsWithoutRunning) {
+  const std::string spec = write_spec(dir, sweep_spec(dir, 30), "spec.yaml");
+  const auto result = testing::run_command(std::string(ROBUSTSCOPE_BINARY) + " plan " + spec);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("-> 32 tasks"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("attack(epsilon=0.1,loss=ce,name=fgsm"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir.file("r.h5")));
+  EXPECT_FALSE(fs::exists(dir.file("r.h5.d")));
+  const auto missing = run(1, write_spec(dir, "name: x\n", "bad.yaml"));
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.output.find("bad.yaml:1:1: the spec needs \"output\""), std::string::npos)
+      << missing.output;
+}
+
+}  // namespace
+}  // namespace robustscope
