@@ -126,6 +126,11 @@ int run_command(const Arguments& arguments) {
       "tasks/s on %d ranks)\nresults: %s\n",
       summary.planned, summary.skipped, summary.computed, summary.failed, summary.seconds,
       summary.seconds > 0 ? computed / summary.seconds : 0.0, mpi.size(), spec.output.c_str());
+  const double tasks = std::max(computed, 1.0);
+  std::printf(
+      "coordinator: %.2f ms writing per task (rank 0); workers waited %.2f ms per task for "
+      "their next assignment\n",
+      1e3 * summary.write_seconds / tasks, 1e3 * summary.assignment_wait_seconds / tasks);
   for (const std::string& failure : summary.failures) std::printf("failed: %s\n", failure.c_str());
   return summary.failed > 0 ? 3 : 0;
 }

@@ -81,6 +81,22 @@ std::string broadcast_text(std::string text, int rank) {
   return text;
 }
 
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Runs a task on a worker and says where it ran and how long the worker had waited for it: the
+// evidence that writing results is never what workers wait on.
+Record run_on_worker(TaskRunner& runner, const Task& task, int rank, double waited_seconds) {
+  Record record = runner.run(task);
+  record.set("rank", static_cast<int64_t>(rank));
+  record.set("host", hostname());
+  record.set("assignment_wait_seconds", waited_seconds);
+  return record;
+}
+
 // Rank 0's own worker: a thread running one task at a time, handed over through a mutex.
 class LocalWorker {
  public:
@@ -116,6 +132,7 @@ class LocalWorker {
   void loop(const ExperimentSpec& spec, torch::Device device, int threads) {
     configure_threads(threads);  // OpenMP's thread count is per thread: set it on this one
     TaskRunner runner(spec, device);
+    Clock::time_point idle_since = Clock::now();
     while (true) {
       Task task;
       {
@@ -124,12 +141,11 @@ class LocalWorker {
         if (stop_) return;
         task = *task_;
       }
-      Record record = runner.run(task);
-      record.set("rank", int64_t{0});
-      record.set("host", hostname());
+      Record record = run_on_worker(runner, task, 0, seconds_since(idle_since));
       std::lock_guard<std::mutex> lock(mutex_);
       task_.reset();
       result_ = std::move(record);
+      idle_since = Clock::now();
     }
   }
   std::mutex mutex_;
@@ -150,11 +166,10 @@ void worker_loop(const ExperimentSpec& spec, const std::vector<Task>& plan, torc
   MPI_Send(nullptr, 0, MPI_CHAR, 0, kTagReady, MPI_COMM_WORLD);
   while (true) {
     int64_t index = -1;
+    const Clock::time_point asked = Clock::now();
     MPI_Recv(&index, 1, MPI_INT64_T, 0, kTagAssign, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     if (index < 0) return;
-    Record record = runner.run(plan.at(index));
-    record.set("rank", static_cast<int64_t>(rank));
-    record.set("host", hostname());
+    const Record record = run_on_worker(runner, plan.at(index), rank, seconds_since(asked));
     const std::vector<char> bytes = serialize_record(record);
     MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_CHAR, 0, kTagResult, MPI_COMM_WORLD);
   }
@@ -269,6 +284,7 @@ RunSummary run_experiment(const ExperimentSpec& spec, const RunOptions& options)
   const int64_t to_run = summary.planned - summary.skipped;
   auto handle = [&](Record record) {
     --in_flight;
+    summary.assignment_wait_seconds += record.number("assignment_wait_seconds");
     ++finished;
     const bool failed = record.text("status") != "completed";
     if (failed) {
@@ -285,7 +301,9 @@ RunSummary run_experiment(const ExperimentSpec& spec, const RunOptions& options)
                   failed ? record.text("message").c_str() : "");
       std::fflush(stdout);
     }
+    const Clock::time_point writing = Clock::now();
     store.write_task(std::move(record));
+    summary.write_seconds += seconds_since(writing);
   };
   // Replies to a worker rank that is ready: its next task, or stop.
   auto reply = [&](int worker) {
@@ -346,7 +364,7 @@ RunSummary run_experiment(const ExperimentSpec& spec, const RunOptions& options)
                  error.what(), store.task_dir().c_str());
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
-  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  summary.seconds = seconds_since(start);
 
   Record run;
   run.set("run_id", started + "-" + std::to_string(getpid()));
@@ -366,6 +384,8 @@ RunSummary run_experiment(const ExperimentSpec& spec, const RunOptions& options)
   run.set("tasks_computed", summary.computed);
   run.set("tasks_failed", summary.failed);
   run.set("forced", static_cast<int64_t>(options.force));
+  run.set("write_seconds", summary.write_seconds);
+  run.set("assignment_wait_seconds", summary.assignment_wait_seconds);
   store.write_run(run);
   store.merge(spec, {{"mpi_version", mpi_library_version()},
                      {"last_run_rank_layout", layout_text},

@@ -37,7 +37,9 @@ struct RunSummary {
   bool started = false;  // false when the run was refused before any task (rank 0 printed why)
   int64_t planned = 0, skipped = 0, computed = 0, failed = 0;
   double seconds = 0;
-  std::vector<std::string> failures;  // "id key: message"
+  double write_seconds = 0;            // rank 0 writing task files
+  double assignment_wait_seconds = 0;  // workers waiting for their next task, summed
+  std::vector<std::string> failures;   // "id key: message"
 };
 
 // Collective over MPI_COMM_WORLD. Rank 0 returns the summary; other ranks a summary with `started`.
