@@ -11,6 +11,8 @@ PACKAGES=(
   # alternatives for libblas.so.3 and makes dense layers about 7x faster.
   libopenblas0-pthread
   python3 python3-numpy python3-h5py python3-matplotlib python3-torch
+  # The SLURM test starts a real SLURM on this machine.
+  slurm-wlm munge
 )
 command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 

@@ -10,6 +10,7 @@
 
 #include "cli/command_options.hpp"
 #include "core/error.hpp"
+#include "core/train/training_job.hpp"
 #include "engine/run/coordinator.hpp"
 #include "engine/spec/experiment_spec.hpp"
 #include "engine/store/result_store.hpp"
@@ -91,6 +92,48 @@ int plan_command(const Arguments& arguments) {
     const size_t complete = store.completed_tasks(plan, notes).size();
     std::printf("output %s: %zu of %zu tasks complete\n", spec.output.c_str(), complete,
                 plan.size());
+  }
+  return 0;
+}
+
+int prepare_command(const Arguments& arguments) {
+  std::string spec_path;
+  RuntimeOptions runtime;
+  po::options_description options("prepare options");
+  options.add_options()("spec", po::value(&spec_path)->required(), "experiment spec (YAML)");
+  add_runtime_options(options, runtime);
+  if (!parse_command("prepare",
+                     "Trains the spec's models whose checkpoints are missing, by their train: "
+                     "settings (under mpirun, ranks share the models out).",
+                     options, arguments, {"spec"})) {
+    return 0;
+  }
+  const ExperimentSpec spec = load_spec(spec_path);
+  std::vector<const ModelSpec*> missing;
+  for (const ModelSpec& model : spec.models) {
+    if (std::filesystem::exists(model.source.path)) continue;
+    if (model.training.empty())
+      throw Error(model.location, "model " + model.name + ": " + model.source.path +
+                                      " does not exist and there are no train: settings");
+    missing.push_back(&model);
+  }
+  MpiSession mpi(nullptr, nullptr);
+  if (mpi.rank() == 0)
+    std::printf("%s: %zu of %zu models to train on %d rank%s\n", spec.name.c_str(), missing.size(),
+                spec.models.size(), mpi.size(), mpi.size() == 1 ? "" : "s");
+  const torch::Device device = apply_runtime_options(runtime);
+  for (size_t i = mpi.rank(); i < missing.size(); i += mpi.size()) {
+    const ModelSpec& model = *missing[i];
+    TrainingJob job = TrainingJob::from_settings(model.training, model.dataset);
+    if (!model.training.count("seed"))
+      job.config.seed = derive_seed(spec.seed, "train|" + model.name);
+    std::filesystem::create_directories(std::filesystem::absolute(model.source.path).parent_path());
+    const std::string name = model.name;
+    run_training_job(job, spec.data_dir, model.source.path, device,
+                     [&name](const std::string& line) {
+                       std::printf("[%s] %s\n", name.c_str(), line.c_str());
+                       std::fflush(stdout);
+                     });
   }
   return 0;
 }

@@ -14,6 +14,7 @@ int eval_command(const Arguments& arguments);
 int info_command(const Arguments& arguments);
 int landscape_command(const Arguments& arguments);
 int plan_command(const Arguments& arguments);
+int prepare_command(const Arguments& arguments);
 int run_command(const Arguments& arguments);
 int inspect_command(const Arguments& arguments);
 int merge_command(const Arguments& arguments);

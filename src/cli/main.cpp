@@ -21,6 +21,7 @@ const std::map<std::string, Command>& commands() {
       {"info", {robustscope::cli::info_command, "print a checkpoint's metadata"}},
       {"landscape", {robustscope::cli::landscape_command, "loss and decision surfaces into HDF5"}},
       {"plan", {robustscope::cli::plan_command, "expand an experiment spec into tasks and costs"}},
+      {"prepare", {robustscope::cli::prepare_command, "train a spec's missing models"}},
       {"run", {robustscope::cli::run_command, "run a spec's tasks over MPI ranks, resuming"}},
       {"inspect", {robustscope::cli::inspect_command, "print what a results file holds"}},
       {"merge", {robustscope::cli::merge_command, "assemble a results file from its task folder"}}};

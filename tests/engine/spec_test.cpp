@@ -148,7 +148,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "bad.yaml:6:43", "\"svhn\" is unknown (known: mnist, cifar10)"},
         BadSpec{"unknown architecture", "dataset: mnist}\n  - {name: b",
                 "dataset: mnist, train: {arch: resnet9000}}\n  - {name: b",
-                "bad.yaml:6:", "unknown architecture \"resnet9000\" (known:"},
+                "bad.yaml:6:", "architecture: \"resnet9000\" is unknown (known:"},
         BadSpec{"bad device", "seed: 7", "device: gpu", "bad.yaml:2:9",
                 "allowed: auto, cpu, cuda, cuda:<index>"},
         BadSpec{"duplicate key", "seed: 7", "seed: 7\nseed: 8", "bad.yaml:3:1", "duplicate key"},

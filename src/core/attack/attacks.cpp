@@ -294,7 +294,7 @@ AttackOutcome run_transfer_attack(Classifier& target, Classifier& substitute,
   // Points the target already misclassifies stay as they are; the others get the crafted example.
   outcome.adversarial = torch::where(per_sample_view(correct, images), crafted.adversarial, images);
   outcome.margin = logit_margin(clean_logits(target, outcome.adversarial), labels);
-  outcome.broken = outcome.margin < 0 | correct.logical_not();
+  outcome.broken = (outcome.margin < 0) | correct.logical_not();
   outcome.broken_by = torch::where(
       correct,
       torch::where(outcome.broken, torch::zeros_like(labels), torch::full_like(labels, -1)),

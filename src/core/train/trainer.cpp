@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "core/settings_text.hpp"
 
 namespace robustscope {
 
@@ -25,6 +26,29 @@ void TrainConfig::validate() const {
   if (schedule != "constant" && schedule != "step" && schedule != "cosine") {
     fail("schedule", "\"" + schedule + "\" is unknown (known: constant, step, cosine)");
   }
+}
+
+bool TrainConfig::is_key(const std::string& key) const { return to_entries().count(key) > 0; }
+
+void TrainConfig::set(const std::string& key, const std::string& value) {
+  if (key == "epochs")
+    epochs = parse_integer(key, value);
+  else if (key == "batch_size")
+    batch_size = parse_integer(key, value);
+  else if (key == "optimizer")
+    optimizer = value;
+  else if (key == "learning_rate")
+    learning_rate = parse_number(key, value);
+  else if (key == "momentum")
+    momentum = parse_number(key, value);
+  else if (key == "weight_decay")
+    weight_decay = parse_number(key, value);
+  else if (key == "schedule")
+    schedule = value;
+  else if (key == "seed")
+    seed = static_cast<uint64_t>(parse_integer(key, value));
+  else
+    throw Error("training setting", "\"" + key + "\" is unknown");
 }
 
 std::map<std::string, std::string> TrainConfig::to_entries() const {

@@ -26,6 +26,9 @@ struct TrainConfig {
 
   // Throws Error naming the first invalid field.
   void validate() const;
+  // Sets a field by its name (epochs, batch_size, optimizer, …); Error on a malformed value.
+  void set(const std::string& key, const std::string& value);
+  bool is_key(const std::string& key) const;
   // Recorded in the checkpoint as recipe.* entries.
   std::map<std::string, std::string> to_entries() const;
 };
@@ -35,7 +38,7 @@ double scheduled_learning_rate(const TrainConfig& config, int64_t step, int64_t 
 
 struct BatchLoss {
   torch::Tensor loss;    // scalar to minimise
-  torch::Tensor logits;  // on the clean inputs, for the running accuracy
+  torch::Tensor logits;  // on the inputs trained on (adversarial for pgd), for the running accuracy
 };
 
 // A recipe's objective for one batch; the model is in training mode.

@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "core/eval/dataset_evaluation.hpp"
 #include "core/landscape/landscape.hpp"
+#include "core/models/architectures.hpp"
 #include "core/models/model_source.hpp"
 #include "engine/store/landscape_store.hpp"
 
@@ -22,6 +23,8 @@ void add_task_attributes(Record& record, const ExperimentSpec& spec, const Task&
   record.set("kind", procedure.kind);
   record.set("model", model.name);
   record.set("model_path", model.source.path);
+  for (const auto& [key, value] : model.reparameterization.to_entries())
+    record.set("model_reparameterization." + key, value);
   record.set("dataset", model.dataset);
   record.set("split", spec.samples.split);
   record.set("shard", task.shard);
@@ -39,6 +42,11 @@ Classifier& TaskRunner::model(size_t index) {
     model_.reset();  // one model in memory at a time
     const ModelSpec& spec = spec_.models[index];
     model_ = load_classifier(spec.source, dataset_info(spec.dataset), device_);
+    if (!spec.reparameterization.is_identity()) {
+      auto* builtin = dynamic_cast<BuiltinClassifier*>(model_.get());
+      if (!builtin) throw Error(spec.location, "reparameterize needs a built-in model");
+      reparameterize(*builtin, spec.reparameterization);
+    }
     model_index_ = index;
     ++models_loaded_;
   }

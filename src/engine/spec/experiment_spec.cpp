@@ -16,6 +16,7 @@
 #include "core/models/architectures.hpp"
 #include "core/models/checkpoint.hpp"
 #include "core/settings_text.hpp"
+#include "core/train/training_job.hpp"
 
 namespace robustscope {
 namespace {
@@ -283,7 +284,8 @@ void parse_models(const SpecReader& reader, const YAML::Node& node, ExperimentSp
     reader.fail(node, "models must be a non-empty list of maps");
   std::set<std::string> names;
   for (const YAML::Node& entry : node) {
-    reader.check_keys(entry, "model", {"name", "checkpoint", "torchscript", "dataset", "train"});
+    reader.check_keys(entry, "model",
+                      {"name", "checkpoint", "torchscript", "dataset", "train", "reparameterize"});
     ModelSpec model;
     model.location = reader.where(entry);
     if (!entry["name"]) reader.fail(entry, "a model needs a name");
@@ -320,15 +322,29 @@ void parse_models(const SpecReader& reader, const YAML::Node& node, ExperimentSp
       for (const auto& item : train)
         model.training[reader.scalar(item.first, "train key")] =
             reader.scalar(item.second, "train setting");
-      if (train["arch"]) {
-        const std::vector<std::string> known = known_architectures();
-        const std::string arch = train["arch"].Scalar();
-        if (std::find(known.begin(), known.end(), arch) == known.end()) {
-          std::string list;
-          for (const auto& name : known) list += (list.empty() ? "" : ", ") + name;
-          reader.fail(train["arch"], "unknown architecture \"" + arch + "\" (known: " + list + ")");
+      try {
+        TrainingJob::from_settings(model.training, model.dataset);
+      } catch (const Error& error) {
+        // Point at the offending key's value when the error names it.
+        for (const auto& item : train)
+          if (error.where() == item.first.Scalar() ||
+              (error.where() == "architecture" && item.first.Scalar() == "arch"))
+            reader.fail(item.second, error.what());
+        reader.fail(train, error.what());
+      }
+    }
+    if (entry["reparameterize"]) {
+      const YAML::Node change = entry["reparameterize"];
+      reader.check_keys(change, "reparameterize", {"last_layer_scale", "relu_rescale"});
+      for (const auto& item : change) {
+        try {
+          model.reparameterization.set(item.first.Scalar(), reader.scalar(item.second, "value"));
+        } catch (const Error& error) {
+          reader.fail(item.second, error.what());
         }
       }
+      if (model.source.kind != "checkpoint")
+        reader.fail(change, "reparameterize needs a built-in model (checkpoint:)");
     }
     spec.models.push_back(model);
   }
@@ -457,9 +473,13 @@ void check_spec_files(const ExperimentSpec& spec) {
                   [](const Procedure& procedure) { return procedure.kind != "noop"; });
   if (!needs_models) return;
   for (const ModelSpec& model : spec.models) {
-    if (!std::filesystem::exists(model.source.path) && model.training.empty()) {
-      throw Error(model.location, "model " + model.name + ": " + model.source.kind + " file " +
-                                      model.source.path + " does not exist (and no train: recipe)");
+    if (!std::filesystem::exists(model.source.path)) {
+      throw Error(model.location,
+                  "model " + model.name + ": " + model.source.kind + " file " + model.source.path +
+                      " does not exist" +
+                      (model.training.empty()
+                           ? std::string(" (and it has no train: settings)")
+                           : " (train it first: robustscope prepare " + spec.path + ")"));
     }
   }
 }

@@ -13,6 +13,7 @@
 #include "core/landscape/landscape.hpp"
 #include "core/metric/robustness_metric.hpp"
 #include "core/models/model_source.hpp"
+#include "core/models/reparameterize.hpp"
 
 namespace robustscope {
 
@@ -22,6 +23,7 @@ struct ModelSpec {
   std::string dataset;                          // mnist | cifar10: given, or the checkpoint's own
   std::map<std::string, std::string> training;  // `train:` settings (a recipe to make a missing
                                                 // checkpoint), empty when none
+  Reparameterization reparameterization;        // `reparameterize:` (invariance study)
   std::string location;                         // file:line:column of the entry
 };
 
