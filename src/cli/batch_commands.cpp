@@ -10,6 +10,7 @@
 
 #include "cli/command_options.hpp"
 #include "core/error.hpp"
+#include "core/runtime/device.hpp"
 #include "core/train/training_job.hpp"
 #include "engine/run/coordinator.hpp"
 #include "engine/spec/experiment_spec.hpp"
@@ -97,10 +98,11 @@ int plan_command(const Arguments& arguments) {
 }
 
 int prepare_command(const Arguments& arguments) {
-  std::string spec_path;
+  std::string spec_path, data_dir;
   RuntimeOptions runtime;
   po::options_description options("prepare options");
-  options.add_options()("spec", po::value(&spec_path)->required(), "experiment spec (YAML)");
+  options.add_options()("spec", po::value(&spec_path)->required(), "experiment spec (YAML)")(
+      "data-dir", po::value(&data_dir), "folder holding <dataset>/ (overrides the spec's)");
   add_runtime_options(options, runtime);
   if (!parse_command("prepare",
                      "Trains the spec's models whose checkpoints are missing, by their train: "
@@ -108,19 +110,28 @@ int prepare_command(const Arguments& arguments) {
                      options, arguments, {"spec"})) {
     return 0;
   }
-  const ExperimentSpec spec = load_spec(spec_path);
+  ExperimentSpec spec = load_spec(spec_path);
+  if (!data_dir.empty()) spec.data_dir = data_dir;
+  // One training per missing checkpoint file: reparameterised entries share their base's file.
   std::vector<const ModelSpec*> missing;
+  std::set<std::string> paths;
   for (const ModelSpec& model : spec.models) {
-    if (std::filesystem::exists(model.source.path)) continue;
-    if (model.training.empty())
-      throw Error(model.location, "model " + model.name + ": " + model.source.path +
-                                      " does not exist and there are no train: settings");
-    missing.push_back(&model);
+    if (std::filesystem::exists(model.source.path) || model.training.empty()) continue;
+    if (paths.insert(model.source.path).second) missing.push_back(&model);
+  }
+  for (const ModelSpec& model : spec.models) {
+    if (!std::filesystem::exists(model.source.path) && !paths.count(model.source.path))
+      throw Error(model.location,
+                  "model " + model.name + ": " + model.source.path +
+                      " does not exist and no model entry has train: settings for it");
   }
   MpiSession mpi(nullptr, nullptr);
   if (mpi.rank() == 0)
     std::printf("%s: %zu of %zu models to train on %d rank%s\n", spec.name.c_str(), missing.size(),
                 spec.models.size(), mpi.size(), mpi.size() == 1 ? "" : "s");
+  // Ranks of one node share its cores (as run does), unless --threads says otherwise.
+  if (runtime.threads == 0 && mpi.size() > 1)
+    runtime.threads = std::max(1, available_cores() / mpi.size());
   const torch::Device device = apply_runtime_options(runtime);
   for (size_t i = mpi.rank(); i < missing.size(); i += mpi.size()) {
     const ModelSpec& model = *missing[i];
@@ -139,12 +150,13 @@ int prepare_command(const Arguments& arguments) {
 }
 
 int run_command(const Arguments& arguments) {
-  std::string spec_path, output;
+  std::string spec_path, output, data_dir;
   RunOptions run_options;
   bool quiet = false;
   po::options_description options("run options");
   options.add_options()("spec", po::value(&spec_path)->required(), "experiment spec (YAML)")(
       "output", po::value(&output), "results file (overrides the spec's output)")(
+      "data-dir", po::value(&data_dir), "folder holding <dataset>/ (overrides the spec's)")(
       "force", po::bool_switch(&run_options.force),
       "resume an output made by a different spec, reusing the tasks whose settings still match")(
       "device", po::value(&run_options.device), "overrides the spec's device")(
@@ -158,6 +170,7 @@ int run_command(const Arguments& arguments) {
   }
   ExperimentSpec spec = load_spec(spec_path);
   if (!output.empty()) spec.output = output;
+  if (!data_dir.empty()) spec.data_dir = data_dir;
   run_options.progress = !quiet;
   MpiSession mpi(nullptr, nullptr);
   const RunSummary summary = run_experiment(spec, run_options);

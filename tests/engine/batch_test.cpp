@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <thread>
 
 #include "core/models/architectures.hpp"
@@ -283,6 +284,53 @@ TEST_F(Batch, FailingTasksAreRecordedAndTheRunGoesOn) {
     EXPECT_NE(inspected.output.find(fragment), std::string::npos) << fragment << "\n"
                                                                   << inspected.output;
   }
+}
+
+TEST_F(Batch, TheReportAnswersFromTheResultsFile) {
+  std::string text = sweep_spec(dir, 20);
+  text.replace(text.find("procedures:"), 11,
+               "  - {name: m1-x10, checkpoint: " + dir.file("m1.pt") +
+                   ", reparameterize: {last_layer_scale: 10}}\n"
+                   "  - {name: m1-relu, checkpoint: " +
+                   dir.file("m1.pt") + ", reparameterize: {relu_rescale: 3}}\nprocedures:");
+  text.replace(text.find("metric: {epsilon: [0.1, 0.3]"), 28,
+               "metric: {normalization: [standardize, none], epsilon: [0.1, 0.3]");
+  const std::string spec = write_spec(dir, text, "spec.yaml");
+  ASSERT_EQ(run(2, spec, "--quiet").exit_code, 0);
+  const auto result = testing::run_command(
+      testing::python() + " " ROBUSTSCOPE_SOURCE_DIR "/scripts/report.py " + dir.file("r.h5"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const std::string report = testing::read_file(dir.file("report/report.md"));
+  for (const char* fragment :
+       {"## 1. Which estimate ranks", "Mean Kendall τ among the **normalised-metric settings**",
+        "## 2. Is the metric invariant", "m1-x10 (last_layer_scale=10) vs m1",
+        "m1-relu (relu_rescale=3) vs m1", "## 3. How much cheaper", "ψ standardize ε=0.1 K=5",
+        "PGD-5 ε=0.1", "worst of fgsm+apgd-ce ε=0.1", "figures/rank_agreement.png",
+        "figures/landscapes_0.png"}) {
+    EXPECT_NE(report.find(fragment), std::string::npos) << fragment;
+  }
+  for (const char* file :
+       {"report.html", "figures/rank_agreement.png", "figures/metric_vs_accuracy.png",
+        "tables/kendall_tau.csv", "tables/invariance.csv", "tables/cost.csv"}) {
+    EXPECT_TRUE(fs::exists(dir.file(std::string("report/") + file))) << file;
+  }
+  // ReLU rescaling keeps the function up to rounding; the sign-based ascents can still part ways on
+  // a near-zero gradient entry, so the bounds are loose: robust accuracy within 0.1, the normalised
+  // metric within 5% (the raw metric, 5 steps, moves more and is not checked).
+  const std::string invariance = testing::read_file(dir.file("report/tables/invariance.csv"));
+  std::stringstream lines(invariance);
+  std::string line;
+  int checked = 0;
+  while (std::getline(lines, line)) {
+    if (line.find("m1-relu") == std::string::npos || line.find("ψ raw") != std::string::npos)
+      continue;
+    std::string change = line.substr(line.rfind(',') + 1);
+    while (!change.empty() && (change.back() == '\r' || change.back() == '\n')) change.pop_back();
+    const bool percent = change.back() == '%';
+    EXPECT_LT(std::abs(std::stod(change)), percent ? 5.0 : 0.1) << line;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 3 + 2);  // fgsm, pgd and the ensemble; the normalised ψ at two ε
 }
 
 TEST_F(Batch, PlanPrintsTasksAndCostsWithoutRunning) {

@@ -33,6 +33,8 @@ torch::Tensor towards(const torch::Tensor& maximiser, const torch::Tensor& x0, c
 void LandscapeConfig::set(const std::string& key, const std::string& value) {
   if (key == "adversarial_direction")
     adversarial_direction = value;
+  else if (key == "direction_loss")
+    direction_loss = value;
   else if (key == "random_direction")
     random_direction = value;
   else if (key == "epsilon")
@@ -54,14 +56,17 @@ void LandscapeConfig::set(const std::string& key, const std::string& value) {
   else if (key.rfind("metric.", 0) == 0)
     metric.set(key.substr(7), value);
   else {
-    throw Error("landscape setting", "\"" + key +
-                                         "\" is unknown (known: adversarial_direction, "
-                                         "random_direction, epsilon, range, resolution_1d, "
-                                         "resolution_2d, clip, chunk_size, seed, pgd.*, metric.*)");
+    throw Error("landscape setting",
+                "\"" + key +
+                    "\" is unknown (known: adversarial_direction, direction_loss, "
+                    "random_direction, epsilon, range, resolution_1d, "
+                    "resolution_2d, clip, chunk_size, seed, pgd.*, metric.*)");
   }
 }
 
 void LandscapeConfig::validate() const {
+  if (direction_loss != "ce" && direction_loss != "margin")
+    throw Error("direction_loss", "\"" + direction_loss + "\" is unknown (known: ce, margin)");
   if (adversarial_direction != "sign" && adversarial_direction != "gradient" &&
       adversarial_direction != "pgd" && adversarial_direction != "metric") {
     throw Error("adversarial_direction", "\"" + adversarial_direction +
@@ -94,6 +99,7 @@ void LandscapeConfig::validate() const {
 
 std::map<std::string, std::string> LandscapeConfig::to_entries() const {
   std::map<std::string, std::string> entries = {{"adversarial_direction", adversarial_direction},
+                                                {"direction_loss", direction_loss},
                                                 {"random_direction", random_direction},
                                                 {"epsilon", format_number(epsilon)},
                                                 {"range", format_number(effective_range())},
@@ -129,11 +135,18 @@ Directions landscape_directions(Classifier& model, const torch::Tensor& x0, int6
   Directions directions;
   if (config.adversarial_direction == "sign" || config.adversarial_direction == "gradient") {
     torch::Tensor input = x0.detach().requires_grad_(true);
-    const torch::Tensor loss = torch::cross_entropy_loss(model.forward(input), labels);
+    const torch::Tensor logits = model.forward(input);
+    // margin: the decision surface falling; unlike the cross-entropy it does not saturate, so it
+    // still has a gradient where a distilled model's softmax is one-hot in float32.
+    const torch::Tensor loss = config.direction_loss == "margin"
+                                   ? -logit_margin(logits, labels).sum()
+                                   : torch::cross_entropy_loss(logits, labels);
     const torch::Tensor gradient = torch::autograd::grad({loss}, {input})[0][0];
     if (!(gradient.abs().max().item<double>() > 0)) {
-      throw Error("adversarial_direction", "the loss gradient is zero at sample " +
-                                               std::to_string(sample_id) + ": no direction");
+      throw Error("adversarial_direction",
+                  "the " + config.direction_loss + " gradient is zero at sample " +
+                      std::to_string(sample_id) +
+                      ": no direction (a saturated softmax? try direction_loss: margin)");
     }
     directions.adversarial =
         config.adversarial_direction == "sign" ? gradient.sign() : gradient / gradient.norm();

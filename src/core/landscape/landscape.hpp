@@ -24,6 +24,7 @@ struct LandscapeConfig {
   // d1: sign (sign ∇x CE, L∞-scaled: α is an L∞ distance) | gradient (∇x CE / ‖∇x CE‖₂) |
   //     pgd (δ/‖δ‖∞ towards the PGD maximiser) | metric (δ/‖δ‖∞ towards the metric's maximiser)
   std::string adversarial_direction = "sign";
+  std::string direction_loss = "ce";            // sign/gradient directions: of ce | margin
   std::string random_direction = "rademacher";  // rademacher | gaussian
   double epsilon = 0.3;         // the reference radius: PGD/metric directions, derived numbers
   double range = 0;             // the cuts and the grid span [−range, range]; 0: 3·epsilon

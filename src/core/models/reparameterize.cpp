@@ -43,8 +43,11 @@ void reparameterize(BuiltinClassifier& model, const Reparameterization& change) 
   if (layers.size() < 2)
     throw Error("reparameterize", "the model has fewer than two weight layers");
   torch::NoGradGuard no_grad;
+  // The parameter itself (a tensor sharing its storage), or an undefined tensor.
   auto parameter = [](const std::shared_ptr<torch::nn::Module>& module, const char* name) {
-    return module->named_parameters(false).find(name);
+    const auto parameters = module->named_parameters(false);
+    const torch::Tensor* found = parameters.find(name);
+    return found ? *found : torch::Tensor();
   };
   if (change.relu_rescale != 1) {
     for (const std::string& name : between) {
@@ -54,13 +57,15 @@ void reparameterize(BuiltinClassifier& model, const Reparameterization& change) 
                     "small-cnn); " +
                         model.description() + " has " + name);
     }
-    parameter(layers[0], "weight")->mul_(change.relu_rescale);
-    if (torch::Tensor* bias = parameter(layers[0], "bias")) bias->mul_(change.relu_rescale);
-    parameter(layers[1], "weight")->div_(change.relu_rescale);
+    parameter(layers[0], "weight").mul_(change.relu_rescale);
+    if (torch::Tensor bias = parameter(layers[0], "bias"); bias.defined())
+      bias.mul_(change.relu_rescale);
+    parameter(layers[1], "weight").div_(change.relu_rescale);
   }
   if (change.last_layer_scale != 1) {
-    parameter(layers.back(), "weight")->mul_(change.last_layer_scale);
-    if (torch::Tensor* bias = parameter(layers.back(), "bias")) bias->mul_(change.last_layer_scale);
+    parameter(layers.back(), "weight").mul_(change.last_layer_scale);
+    if (torch::Tensor bias = parameter(layers.back(), "bias"); bias.defined())
+      bias.mul_(change.last_layer_scale);
   }
 }
 

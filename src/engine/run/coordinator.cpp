@@ -384,6 +384,7 @@ RunSummary run_experiment(const ExperimentSpec& spec, const RunOptions& options)
   run.set("tasks_computed", summary.computed);
   run.set("tasks_failed", summary.failed);
   run.set("forced", static_cast<int64_t>(options.force));
+  run.set("data_dir", spec.data_dir);
   run.set("write_seconds", summary.write_seconds);
   run.set("assignment_wait_seconds", summary.assignment_wait_seconds);
   store.write_run(run);

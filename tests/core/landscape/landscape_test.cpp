@@ -150,6 +150,38 @@ TEST(Landscape, FirstZeroIsInterpolatedAndAGenuineZeroIsNotASentinel) {
                    0.0);
 }
 
+TEST(Landscape, MarginDirectionExistsWhereTheSoftmaxSaturates) {
+  // Logits scaled so the softmax is one-hot in float32: ∇CE is exactly zero, the margin's is not —
+  // the situation of a distilled model deployed at T = 1.
+  BuiltinClassifier model = testing::linear_model(4, 5, 3, 4);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& parameter : model.parameters()) parameter.mul_(1e4);
+  }
+  const torch::Tensor x0 = torch::rand({1, 1, 4, 5});
+  int64_t label = 0;
+  {
+    torch::NoGradGuard no_grad;
+    label = model.forward(x0).argmax(1).item<int64_t>();
+  }
+  LandscapeConfig config;
+  EXPECT_ERROR_CONTAINING(landscape_directions(model, x0, label, 0, config),
+                          "the ce gradient is zero at sample 0");
+  config.direction_loss = "margin";
+  const Directions directions = landscape_directions(model, x0, label, 0, config);
+  // For a linear model the margin's ascent direction is sign(w_j − w_t), j the runner-up class.
+  const auto [weight, bias] = testing::linear_weights(model);
+  torch::Tensor logits;
+  {
+    torch::NoGradGuard no_grad;
+    logits = model.forward(x0)[0].clone();
+  }
+  logits[label] = -std::numeric_limits<float>::infinity();
+  const int64_t runner_up = logits.argmax().item<int64_t>();
+  EXPECT_TRUE(torch::equal(directions.adversarial.flatten(),
+                           (weight[runner_up] - weight[label]).sign()));
+}
+
 TEST(Landscape, BadSettingsAreNamed) {
   LandscapeConfig config;
   config.resolution_2d = 50;
