@@ -12,6 +12,7 @@
 #include "core/models/checkpoint.hpp"
 #include "core/models/model_source.hpp"
 #include "core/settings_text.hpp"
+#include "core/version.hpp"
 #include "engine/store/landscape_store.hpp"
 
 namespace robustscope::cli {
@@ -84,9 +85,7 @@ int landscape_command(const Arguments& arguments) {
   }
   auto model = load_classifier(source, data.info, device);
 
-  const std::time_t now = std::time(nullptr);
-  char started[32];
-  std::strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  const std::string started = utc_timestamp();
   Record record;
   add_landscape_file_header(record, {{"model", model->description()},
                                      {"model_path", source.path},

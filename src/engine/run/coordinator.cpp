@@ -28,13 +28,6 @@ constexpr int kTagReady = 1;   // worker → 0: give me a task (no payload)
 constexpr int kTagResult = 2;  // worker → 0: a serialized Record; also a request for the next
 constexpr int kTagAssign = 3;  // 0 → worker: int64 plan index, -1 = stop
 
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return text;
-}
-
 std::string hostname() {
   char name[256] = {0};
   gethostname(name, sizeof(name) - 1);
@@ -226,7 +219,7 @@ RunSummary run_experiment(const ExperimentSpec& spec, const RunOptions& options)
   MPI_Comm_free(&node);
 
   const auto start = std::chrono::steady_clock::now();
-  const std::string started = utc_now();
+  const std::string started = utc_timestamp();
   const std::vector<Task> plan = plan_tasks(spec);
   RunSummary summary;
   summary.planned = static_cast<int64_t>(plan.size());
@@ -369,7 +362,7 @@ RunSummary run_experiment(const ExperimentSpec& spec, const RunOptions& options)
   Record run;
   run.set("run_id", started + "-" + std::to_string(getpid()));
   run.set("started", started);
-  run.set("ended", utc_now());
+  run.set("ended", utc_timestamp());
   run.set("seconds", summary.seconds);
   run.set("ranks", static_cast<int64_t>(size));
   std::string layout_text;
@@ -391,7 +384,7 @@ RunSummary run_experiment(const ExperimentSpec& spec, const RunOptions& options)
   store.merge(spec, {{"mpi_version", mpi_library_version()},
                      {"last_run_rank_layout", layout_text},
                      {"last_run_started", started},
-                     {"last_run_ended", utc_now()}});
+                     {"last_run_ended", utc_timestamp()}});
   return summary;
 }
 

@@ -34,13 +34,6 @@ void write_text_atomically(const std::string& path, const std::string& text) {
   fs::rename(partial, path);
 }
 
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return text;
-}
-
 // The *.h5 files of a folder, by name.
 std::vector<fs::path> h5_files(const fs::path& folder) {
   std::vector<fs::path> files;
@@ -223,7 +216,7 @@ ResultStore::MergeSummary ResultStore::merge(
     root.set("code_version", code_version());
     root.set("libtorch_version", libtorch_version());
     root.set("hdf5_version", hdf5_version());
-    root.set("merged_at", utc_now());
+    root.set("merged_at", utc_timestamp());
     root.set("tasks_planned", summary.planned);
     root.set("tasks_completed", summary.completed);
     root.set("tasks_failed", summary.failed);
