@@ -43,6 +43,15 @@ torch::Device parse_device(const std::string& text) {
   throw Error("device", "\"" + text + "\" is not a device (expected auto, cpu, cuda or cuda:i)");
 }
 
+torch::Device device_for_local_rank(const std::string& text, int local_rank) {
+  const torch::Device parsed = parse_device(text);
+  if (parsed.is_cuda() && (text == "auto" || text == "cuda")) {
+    const int count = static_cast<int>(torch::cuda::device_count());
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % count));
+  }
+  return parsed;
+}
+
 int available_cores() {
   cpu_set_t mask;
   if (sched_getaffinity(0, sizeof(mask), &mask) == 0) {

@@ -13,6 +13,10 @@ namespace robustscope {
 // for CUDA where none is present is an error, not a silent fall back to the CPU.
 torch::Device parse_device(const std::string& text);
 
+// The device of one of several processes on a node: "auto" and "cuda" bind process `local_rank`
+// to GPU local_rank mod (GPUs present); "cuda:i" and "cpu" are taken as they are.
+torch::Device device_for_local_rank(const std::string& text, int local_rank);
+
 // Number of cores this process may run on (its CPU affinity mask, which honours cgroups and
 // SLURM's --cpus-per-task); at least 1.
 int available_cores();

@@ -43,16 +43,6 @@ std::string mpi_library_version() {
   return end == std::string::npos ? version : version.substr(0, end);
 }
 
-// This rank's device: CUDA ranks bind to GPUs by node-local rank.
-torch::Device rank_device(const std::string& requested, int local_rank) {
-  const torch::Device parsed = parse_device(requested);
-  if (parsed.is_cuda() && (requested == "auto" || requested == "cuda")) {
-    const int count = static_cast<int>(torch::cuda::device_count());
-    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % count));
-  }
-  return parsed;
-}
-
 // Every rank's "host device threads", gathered on rank 0.
 std::vector<std::string> gather_layout(const std::string& mine, int size) {
   constexpr int kWidth = 256;
@@ -231,7 +221,8 @@ RunSummary run_experiment(const ExperimentSpec& spec, const RunOptions& options)
   std::string refusal;
   torch::Device device = torch::kCPU;
   try {
-    device = rank_device(options.device.empty() ? spec.device : options.device, local_rank);
+    device =
+        device_for_local_rank(options.device.empty() ? spec.device : options.device, local_rank);
   } catch (const Error& error) {
     refusal = error.what();
   }
