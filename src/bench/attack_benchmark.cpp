@@ -13,9 +13,11 @@
 
 #include "bench/measurement.hpp"
 #include "core/attack/attacks.hpp"
+#include "core/error.hpp"
 #include "core/metric/robustness_metric.hpp"
 #include "core/models/architectures.hpp"
 #include "core/runtime/device.hpp"
+#include "core/runtime/host_memory.hpp"
 
 namespace po = boost::program_options;
 using namespace robustscope;
@@ -36,7 +38,7 @@ std::vector<std::string> split(const std::string& text) {
 class PythonBaseline {
  public:
   PythonBaseline(const std::string& python, const std::string& arch, int64_t batch, int64_t steps,
-                 int threads) {
+                 int threads, bool malloc_without_mmap) {
     int to_child[2], from_child[2];
     if (pipe(to_child) != 0 || pipe(from_child) != 0) return;
     pid_ = fork();
@@ -44,6 +46,10 @@ class PythonBaseline {
       dup2(to_child[0], STDIN_FILENO);
       dup2(from_child[1], STDOUT_FILENO);
       for (int fd : {to_child[0], to_child[1], from_child[0], from_child[1]}) close(fd);
+      if (malloc_without_mmap) {  // glibc's nearest to our cache: large blocks from the heap, kept
+        setenv("MALLOC_MMAP_MAX_", "0", 1);
+        setenv("MALLOC_TRIM_THRESHOLD_", "2147483647", 1);
+      }
       const std::string script = ROBUSTSCOPE_SOURCE_DIR "/scripts/bench_pgd.py";
       const std::vector<std::string> args = {python,
                                              script,
@@ -101,7 +107,7 @@ class PythonBaseline {
 
 int main(int argc, char** argv) {
   std::string models = "small-cnn,preact-resnet18", batch_sizes = "128,256", device_name = "auto",
-              python = "/usr/bin/python3";
+              python = "/usr/bin/python3", host_memory_name = "cache", python_malloc = "default";
   int64_t steps = 20;  // the metric's default
   int repetitions = 3, threads = 0;
   bool json = false, skip_python = false;
@@ -113,22 +119,40 @@ int main(int argc, char** argv) {
       "repetitions", po::value(&repetitions)->default_value(repetitions), "timed repetitions")(
       "device", po::value(&device_name)->default_value(device_name), "auto | cpu | cuda[:i]")(
       "threads", po::value(&threads)->default_value(threads), "0: every core")(
-      "python", po::value(&python)->default_value(python),
-      "Python with torch for the PGD baseline")("no-python", po::bool_switch(&skip_python),
-                                                "skip the Python baseline")(
+      "host-memory", po::value(&host_memory_name)->default_value(host_memory_name),
+      "cache | system: LibTorch's CPU allocator here (see core/runtime/host_memory.hpp)")(
+      "python-malloc", po::value(&python_malloc)->default_value(python_malloc),
+      "default | no-mmap: glibc's settings for the Python baseline (no-mmap: "
+      "MALLOC_MMAP_MAX_=0, no trimming)")("python", po::value(&python)->default_value(python),
+                                          "Python with torch for the PGD baseline")(
+      "no-python", po::bool_switch(&skip_python), "skip the Python baseline")(
       "json", po::bool_switch(&json), "one JSON object per row");
   if (const int exit_code =
           bench::parse_benchmark_options("robustscope-bench-attacks", argc, argv, options);
       exit_code >= 0) {
     return exit_code;
   }
+  HostMemorySettings host_memory = host_memory_settings_from_environment();
+  try {
+    host_memory.policy = parse_host_memory_policy(host_memory_name, "--host-memory");
+  } catch (const Error& error) {
+    std::fprintf(stderr, "%s\n", error.what());
+    return 2;
+  }
+  if (python_malloc != "default" && python_malloc != "no-mmap") {
+    std::fprintf(stderr, "--python-malloc: \"%s\" is not default or no-mmap\n",
+                 python_malloc.c_str());
+    return 2;
+  }
+  apply_host_memory_settings(host_memory);
   const torch::Device device = parse_device(device_name);
   const int thread_count = configure_threads(threads);
   if (!json) {
     std::printf(
         "device %s, %d threads, K = %ld steps, %d repetitions (median; spread = "
-        "(max-min)/median)\n\n%-58s %12s %9s %8s %10s\n",
-        c10::str(device).c_str(), thread_count, steps, repetitions, "measurement", "samples/s",
+        "(max-min)/median); host memory %s, Python's malloc %s\n\n%-58s %12s %9s %8s %10s\n",
+        c10::str(device).c_str(), thread_count, steps, repetitions,
+        to_string(host_memory.policy).c_str(), python_malloc.c_str(), "measurement", "samples/s",
         "spread", "ratio", "peak MiB");
   }
   for (const std::string& arch : split(models)) {
@@ -154,8 +178,8 @@ int main(int argc, char** argv) {
       // The Python baseline times its run after each of ours (same repetitions, same noise).
       std::unique_ptr<PythonBaseline> python_baseline;
       if (!skip_python && device.is_cpu()) {
-        python_baseline =
-            std::make_unique<PythonBaseline>(python, arch, batch, steps, thread_count);
+        python_baseline = std::make_unique<PythonBaseline>(python, arch, batch, steps, thread_count,
+                                                           python_malloc == "no-mmap");
         if (!python_baseline->ready()) {
           std::printf("%-58s (skipped: %s could not run scripts/bench_pgd.py)\n",
                       (prefix + "Python PyTorch baseline").c_str(), python.c_str());
@@ -237,6 +261,11 @@ int main(int argc, char** argv) {
         }
       }
     }
+  }
+  if (!json && host_memory.policy == HostMemoryPolicy::kCache) {
+    const HostCacheStatistics cache = host_cache_statistics();
+    std::printf("\nhost memory cache: %ld hits, %ld misses, %.0f MiB cached at the end\n",
+                cache.hits, cache.misses, cache.cached_bytes / 1048576.0);
   }
   return 0;
 }

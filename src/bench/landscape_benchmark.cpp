@@ -12,6 +12,7 @@
 #include "core/landscape/landscape.hpp"
 #include "core/models/architectures.hpp"
 #include "core/runtime/device.hpp"
+#include "core/runtime/host_memory.hpp"
 
 namespace po = boost::program_options;
 using namespace robustscope;
@@ -36,14 +37,17 @@ int main(int argc, char** argv) {
       exit_code >= 0) {
     return exit_code;
   }
+  const HostMemorySettings host_memory = host_memory_settings_from_environment();
+  apply_host_memory_settings(host_memory);  // as the robustscope command does
   const torch::Device device = parse_device(device_name);
   const int thread_count = configure_threads(threads);
   if (!json) {
     std::printf(
         "device %s, %d threads, %ldx%ld grid + two cuts of %ld, chunks of %ld, %d "
-        "repetitions\n\n%-58s %12s %9s %8s %10s\n",
+        "repetitions, host memory %s\n\n%-58s %12s %9s %8s %10s\n",
         c10::str(device).c_str(), thread_count, resolution, resolution, resolution, chunk_size,
-        repetitions, "measurement", "points/s", "spread", "ratio", "peak MiB");
+        repetitions, to_string(host_memory.policy).c_str(), "measurement", "points/s", "spread",
+        "ratio", "peak MiB");
   }
   std::stringstream names(models);
   std::string arch;

@@ -6,6 +6,7 @@
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "core/runtime/host_memory.hpp"
 
 namespace {
 
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    robustscope::apply_host_memory_settings(robustscope::host_memory_settings_from_environment());
     return command->second.run(robustscope::cli::Arguments(argv + 2, argv + argc));
   } catch (const robustscope::Error& error) {
     std::cerr << "robustscope " << argv[1] << ": error: " << error.what() << "\n";
