@@ -143,11 +143,12 @@ AscentResult run_ascent(Classifier& model, const torch::Tensor& clean, const Tar
 
       const torch::Tensor improved = evaluation.value > result.best_value.index_select(0, active);
       const torch::Tensor improved_rows = active.masked_select(improved);
-      result.best_x.index_copy_(0, improved_rows, x.index_select(0, improved.nonzero().squeeze(1)));
-      result.best_value.index_copy_(0, improved_rows, evaluation.value.masked_select(improved));
+      const torch::Tensor improved_index = improved.nonzero().squeeze(1);
+      result.best_x.index_copy_(0, improved_rows, x.index_select(0, improved_index));
+      result.best_value.index_copy_(0, improved_rows,
+                                    evaluation.value.index_select(0, improved_index));
       result.best_step.index_fill_(0, improved_rows, step);
-      best_logits.index_copy_(0, improved_rows,
-                              evaluation.logits.index_select(0, improved.nonzero().squeeze(1)));
+      best_logits.index_copy_(0, improved_rows, evaluation.logits.index_select(0, improved_index));
 
       const torch::Tensor newly_fooled = evaluation.logits.argmax(1).ne(active_targets.labels) &
                                          result.fooled.index_select(0, active).logical_not();
