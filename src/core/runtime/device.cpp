@@ -73,10 +73,6 @@ int configure_threads(int requested) {
   return at::get_num_threads();
 }
 
-}  // namespace robustscope
-
-namespace robustscope {
-
 void seed_all(uint64_t seed) { torch::manual_seed(seed); }
 
 }  // namespace robustscope

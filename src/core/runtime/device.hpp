@@ -25,10 +25,6 @@ int available_cores();
 // available_cores(). Debian's LibTorch otherwise runs on one thread. Returns the count in force.
 int configure_threads(int requested);
 
-}  // namespace robustscope
-
-namespace robustscope {
-
 // Seeds LibTorch's CPU and CUDA generators (weight initialisation, random starts).
 void seed_all(uint64_t seed);
 

@@ -46,7 +46,7 @@ class CachingHostAllocator final : public c10::Allocator {
     return statistics_;
   }
 
-  void release_all() {
+  void release_all() const {
     std::lock_guard<std::mutex> lock(mutex_);
     const size_t limit = limit_;
     limit_ = 0;
@@ -73,7 +73,7 @@ class CachingHostAllocator final : public c10::Allocator {
     }
     void* block = new_block(size);
     if (!block) {  // out of memory: give the cache back and try once more
-      const_cast<CachingHostAllocator*>(this)->release_all();
+      release_all();
       block = new_block(size);
     }
     if (!block) {
@@ -128,7 +128,7 @@ class CachingHostAllocator final : public c10::Allocator {
   mutable std::multimap<size_t, void*> free_blocks_;
   mutable std::unordered_map<void*, size_t> in_use_;
   mutable HostCacheStatistics statistics_;
-  size_t limit_ = 0;
+  mutable size_t limit_ = 0;
 };
 
 CachingHostAllocator* CachingHostAllocator::instance = nullptr;
