@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
   }
   apply_host_memory_settings(host_memory);
   const torch::Device device = parse_device(device_name);
-  const int thread_count = configure_threads(threads);
+  const int thread_count = configure_threads(threads).threads;
   if (!json) {
     std::printf(
         "device %s, %d threads, K = %ld steps, %d repetitions (median; spread = "
@@ -220,8 +220,7 @@ int main(int argc, char** argv) {
                         spread(ceiling), 1.0, bench::peak_memory_mib()},
                        json);
 
-      AttackConfig pgd;
-      pgd.name = "pgd";
+      AttackConfig pgd = make_attack_config("pgd");
       pgd.epsilon = 8.0 / 255;
       pgd.steps = steps;
       const bench::Timing pgd_timing = bench::measure(

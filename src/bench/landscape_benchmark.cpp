@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   const HostMemorySettings host_memory = host_memory_settings_from_environment();
   apply_host_memory_settings(host_memory);  // as the robustscope command does
   const torch::Device device = parse_device(device_name);
-  const int thread_count = configure_threads(threads);
+  const int thread_count = configure_threads(threads).threads;
   if (!json) {
     std::printf(
         "device %s, %d threads, %ldx%ld grid + two cuts of %ld, chunks of %ld, %d "

@@ -1,4 +1,5 @@
-// Options several commands share (device, threads, data), and the one parse-and-help routine.
+// Options several commands share (device, threads, data, output), and the one parse-and-help
+// routine.
 #pragma once
 
 #include <torch/types.h>
@@ -11,19 +12,33 @@
 
 #include "cli/commands.hpp"
 #include "core/models/model_source.hpp"
+#include "core/settings.hpp"
 
 namespace robustscope::cli {
 
 namespace po = boost::program_options;
 
+// An option's value with its default shown as the user would write it ("0.3", not
+// 0.29999999999999999).
+template <typename T>
+po::typed_value<T>* value_with_default(T* field) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return po::value(field)->default_value(*field, format_number(*field));
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return po::value(field)->default_value(*field, "\"" + *field + "\"");
+  } else {
+    return po::value(field)->default_value(*field);
+  }
+}
+
 struct RuntimeOptions {
   std::string device = "auto";
-  int threads = 0;  // 0: every core available
+  int threads = 0;  // 0: OMP_NUM_THREADS if set, else every core available
 };
 
 void add_runtime_options(po::options_description& options, RuntimeOptions& runtime);
 
-// Parses the device and sets the thread count; prints what is in force.
+// Parses the device and sets the thread pools; prints what is in force (and a capped request).
 torch::Device apply_runtime_options(const RuntimeOptions& runtime);
 
 // Parses `arguments` into `options`; `positional_names` are options that may also be given as bare
@@ -38,15 +53,19 @@ struct ModelChoice {
   ModelSource source;
   std::string dataset;
 };
-ModelChoice choose_model(const std::string& command, const std::string& checkpoint,
-                         const std::string& torchscript, const std::string& dataset);
+ModelChoice choose_model(const std::string& checkpoint, const std::string& torchscript,
+                         const std::string& dataset);
 
-// "key=value" pairs (for --metric-arg). Throws Error naming the bad item.
+// "key=value" pairs (for --metric-arg, --setting): Error naming the flag on a malformed item or a
+// key given twice.
 std::vector<std::pair<std::string, std::string>> parse_pairs(const std::vector<std::string>& items,
                                                              const std::string& flag);
 
 // "key=value" integer pairs (for --arch-arg). Throws Error naming the bad item.
 std::map<std::string, int64_t> parse_integer_pairs(const std::vector<std::string>& items,
                                                    const std::string& flag);
+
+// Prints a line and flushes (progress under SLURM or a pipe appears at once).
+void say(const std::string& line);
 
 }  // namespace robustscope::cli

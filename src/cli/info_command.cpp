@@ -9,8 +9,10 @@ namespace robustscope::cli {
 int info_command(const Arguments& arguments) {
   std::string checkpoint;
   po::options_description options("info options");
-  options.add_options()("model", po::value(&checkpoint)->required(), "robustscope checkpoint");
-  if (!parse_command("info", "Prints a checkpoint's metadata.", options, arguments)) return 0;
+  options.add_options()("model", po::value(&checkpoint)->required(),
+                        "robustscope checkpoint (also as the operand)");
+  if (!parse_command("info", "Prints a checkpoint's metadata.", options, arguments, {"model"}))
+    return 0;
   for (const auto& [key, value] : read_checkpoint_metadata(checkpoint).to_entries()) {
     std::cout << key << "=" << value << "\n";
   }

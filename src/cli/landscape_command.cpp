@@ -1,5 +1,7 @@
 // robustscope landscape: loss and decision surfaces around chosen samples of a model, into HDF5.
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -11,61 +13,82 @@
 #include "core/landscape/landscape.hpp"
 #include "core/models/checkpoint.hpp"
 #include "core/models/model_source.hpp"
-#include "core/settings_text.hpp"
+#include "core/runtime/files.hpp"
+#include "core/settings.hpp"
 #include "core/version.hpp"
 #include "engine/store/landscape_store.hpp"
 
 namespace robustscope::cli {
 
 int landscape_command(const Arguments& arguments) {
-  std::string checkpoint, torchscript, dataset_name, data_dir = "data", split = "test",
+  std::string checkpoint, torchscript, dataset_name, data_dir = default_data_dir(), split = "test",
                                                      samples_text, output;
   std::vector<std::string> settings;
   int64_t limit = 4;
+  bool force = false;
   LandscapeConfig config;
   RuntimeOptions runtime;
+  // The common settings as flags of their own (--resolution-2d sets resolution_2d); the rest
+  // through --setting.
+  std::map<std::string, std::string> flag_settings;
+  const std::vector<std::string> flag_keys = {
+      "epsilon", "range", "resolution_1d", "resolution_2d", "adversarial_direction",
+      "direction_loss", "random_direction", "seed", "chunk_size"};
   po::options_description options("landscape options");
+  for (const std::string& key : flag_keys) {
+    std::string flag = key;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    options.add_options()(flag.c_str(), po::value(&flag_settings[key]),
+                          ("landscape setting " + key + " (docs/landscapes.md)").c_str());
+  }
   options.add_options()("model", po::value(&checkpoint), "robustscope checkpoint")(
-      "torchscript", po::value(&torchscript), "TorchScript model (inputs in [0,1], logits out)")(
-      "dataset", po::value(&dataset_name), "mnist | cifar10 (default: the checkpoint's)")(
-      "data-dir", po::value(&data_dir)->default_value(data_dir), "folder holding <dataset>/")(
-      "split", po::value(&split)->default_value(split), "train | test")(
+      "torchscript", po::value(&torchscript),
+      "TorchScript model (inputs in [0,1], logits out; TorchScript is code: load only files you "
+      "trust)")("dataset", po::value(&dataset_name),
+                "mnist | fmnist | cifar10 (default: the checkpoint's)")(
+      "data-dir", value_with_default(&data_dir),
+      "folder holding <dataset>/ (default: $ROBUSTSCOPE_DATA_DIR or data)")(
+      "split", value_with_default(&split), "train | test")(
       "samples", po::value(&samples_text),
       "comma-separated sample indices (default: the first --limit)")(
-      "limit", po::value(&limit)->default_value(limit),
-      "how many samples when --samples is not given")(
-      "epsilon", po::value(&config.epsilon)->default_value(config.epsilon), "reference radius ε")(
-      "range", po::value(&config.range)->default_value(config.range),
-      "span [−range, range] (0: 3ε)")(
-      "resolution-1d", po::value(&config.resolution_1d)->default_value(config.resolution_1d),
-      "points per cut (odd)")("resolution-2d",
-                              po::value(&config.resolution_2d)->default_value(config.resolution_2d),
-                              "grid points per side (odd)")(
-      "adversarial-direction",
-      po::value(&config.adversarial_direction)->default_value(config.adversarial_direction),
-      "sign | gradient | pgd | metric")(
-      "random-direction",
-      po::value(&config.random_direction)->default_value(config.random_direction),
-      "rademacher | gaussian")("seed", po::value(&config.seed)->default_value(config.seed),
-                               "seed of the random directions")(
-      "chunk-size", po::value(&config.chunk_size)->default_value(config.chunk_size),
-      "points per forward pass (the memory cap)")(
+      "limit", value_with_default(&limit), "how many samples when --samples is not given")(
       "setting", po::value(&settings)->composing(),
-      "further key=value (repeatable): clip, pgd.<attack key>, metric.<metric key>")(
-      "output", po::value(&output)->required(), "HDF5 file to create (must not exist)");
+      "further landscape setting key=value (repeatable; docs/landscapes.md): clip, "
+      "pgd.<attack key>, metric.<metric key>")(
+      "output", po::value(&output)->required(), "HDF5 file to write")(
+      "force", po::bool_switch(&force), "overwrite an existing --output");
   add_runtime_options(options, runtime);
   if (!parse_command("landscape", "Computes input-space loss and decision surfaces.", options,
                      arguments)) {
     return 0;
   }
-  for (const auto& [key, value] : parse_pairs(settings, "--setting")) config.set(key, value);
+  for (const auto& [key, value] : flag_settings) {
+    if (value.empty()) continue;
+    std::string flag = "--" + key;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    try {
+      config.set(key, value);
+    } catch (const Error& error) {
+      throw Error(flag, error.message());
+    }
+  }
+  for (const auto& [key, value] : parse_pairs(settings, "--setting")) {
+    if (flag_settings.count(key) && !flag_settings.at(key).empty())
+      throw Error("--setting", "\"" + key + "\" is given by its own flag too");
+    try {
+      config.set(key, value);
+    } catch (const Error& error) {
+      throw Error("--setting", error.what());
+    }
+  }
   config.validate();
-  const ModelChoice choice = choose_model("landscape", checkpoint, torchscript, dataset_name);
+  check_output_path(output, force, "--output");
+  if (limit < 1) throw Error("--limit", "must be at least 1");
+  const ModelChoice choice = choose_model(checkpoint, torchscript, dataset_name);
   const ModelSource& source = choice.source;
   dataset_name = choice.dataset;
-  if (std::filesystem::exists(output)) {
-    throw Error(output, "exists already: landscape results are never overwritten");
-  }
+  check_epsilon(Norm::kLinf, config.epsilon, dataset_info(dataset_name).shape.elements(),
+                "epsilon");
   const torch::Device device = apply_runtime_options(runtime);
   const Dataset data = load_dataset(dataset_name, data_dir, split);
   std::vector<int64_t> samples;

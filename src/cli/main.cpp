@@ -1,12 +1,16 @@
 // robustscope: dispatches to a subcommand and turns every error into a message and a non-zero exit.
 #include <c10/util/Exception.h>
 
+#include <csignal>
+#include <cstdio>
 #include <iostream>
 #include <map>
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "core/runtime/host_memory.hpp"
+#include "core/version.hpp"
+#include "engine/store/hdf5_file.hpp"
 
 namespace {
 
@@ -30,7 +34,8 @@ const std::map<std::string, Command>& commands() {
 }
 
 void print_usage(std::ostream& out) {
-  out << "usage: robustscope <command> [options]   (robustscope <command> --help)\n\ncommands:\n";
+  out << "usage: robustscope <command> [options]   (robustscope <command> --help)\n"
+         "       robustscope --version\n\ncommands:\n";
   for (const auto& [name, command] : commands())
     out << "  " << name << "\t" << command.summary << "\n";
 }
@@ -38,6 +43,16 @@ void print_usage(std::ostream& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Progress lines reach a pipe, a log file or SLURM's output at once.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  // A full disk or a file-size limit makes writes fail with an error we report, not kill us.
+  std::signal(SIGXFSZ, SIG_IGN);
+  if (argc >= 2 && std::string(argv[1]) == "--version") {
+    std::cout << "robustscope " << robustscope::code_version() << " (LibTorch "
+              << robustscope::libtorch_version() << ", HDF5 " << robustscope::hdf5_version()
+              << ")\n";
+    return 0;
+  }
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     print_usage(argc < 2 ? std::cerr : std::cout);
     return argc < 2 ? 2 : 0;

@@ -34,10 +34,11 @@ TEST(Cli, TrainWritesACheckpointThatEvalAndInfoRead) {
 
   const auto evaluated = run_command(robustscope("eval --model " + dir.file("mlp.pt") + data));
   ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
-  EXPECT_TRUE(std::regex_search(evaluated.output, std::regex("clean +clean +" + accuracy)))
+  EXPECT_TRUE(std::regex_search(evaluated.output, std::regex(accuracy + " +1\\.0 +0\\.0 +- +clean")))
       << evaluated.output;
 
-  const auto info = run_command(robustscope("info --model " + dir.file("mlp.pt")));
+  // The path as an operand, like plan and inspect take theirs.
+  const auto info = run_command(robustscope("info " + dir.file("mlp.pt")));
   ASSERT_EQ(info.exit_code, 0) << info.output;
   EXPECT_NE(info.output.find("architecture=mlp\n"), std::string::npos);
   EXPECT_NE(info.output.find("architecture.argument.hidden=32\n"), std::string::npos);
@@ -61,21 +62,32 @@ TEST(Cli, EvalRunsAttacksAndTheMetricAndWritesOneRowPerSample) {
                                               "--metric-arg steps=5 --threads 1 --output " +
                                               dir.file("samples.csv")));
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  EXPECT_NE(result.output.find("attack1    fgsm(epsilon=0.1"), std::string::npos) << result.output;
-  EXPECT_NE(result.output.find("restarts=2"), std::string::npos);
-  EXPECT_NE(result.output.find("worst case over attack1..attack2"), std::string::npos);
+  const std::string fgsm = "fgsm(epsilon=0.1 loss=ce norm=linf)";
+  const std::string pgd =
+      "pgd(epsilon=0.1 loss=ce norm=linf random_start=uniform restarts=2 seed=0 step_size=0.05 "
+      "steps=5)";
+  EXPECT_NE(result.output.find("  " + fgsm), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("worst case of " + fgsm + " + " + pgd), std::string::npos);
   EXPECT_NE(result.output.find("psi mean"), std::string::npos);
+  EXPECT_NE(result.output.find("s elapsed"), std::string::npos);
+  // The columns are named after the settings, and the clean verdict has its own.
   const std::string csv = testing::read_file(dir.file("samples.csv"));
+  const std::string metric =
+      "metric(divergence=kl epsilon=0.1 norm=linf normalization=standardize "
+      "random_start=gaussian restarts=1 seed=0 start_scale=0.001 step_size=0.05 steps=5 tau=0)";
+  const std::string worst = "worst case of " + fgsm + " + " + pgd;
   EXPECT_EQ(csv.substr(0, csv.find('\n')),
-            "sample,label,attack1.broken,attack1.norm,attack1.margin,attack2.broken,attack2.norm,"
-            "attack2.margin,ensemble.broken,ensemble.norm,ensemble.margin,ensemble.broken_by,"
-            "metric.psi,metric.clean_class,metric.worst_class,metric.best_step");
+            "sample,label,clean_correct," + fgsm + ".broken," + fgsm + ".norm," + fgsm +
+                ".margin," + pgd + ".broken," + pgd + ".norm," + pgd + ".margin," + worst +
+                ".broken," + worst + ".norm," + worst + ".margin," + worst + ".broken_by," +
+                metric + ".psi," + metric + ".clean_class," + metric + ".worst_class," + metric +
+                ".best_step");
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 41);
 
   const auto unknown_attack =
       run_command(robustscope("eval --model " + dir.file("m.pt") + data + " --attack pgdd"));
   EXPECT_EQ(unknown_attack.exit_code, 1);
-  EXPECT_NE(unknown_attack.output.find("attack: \"pgdd\" is unknown (known: fgsm, bim, pgd"),
+  EXPECT_NE(unknown_attack.output.find("attack \"pgdd\" is unknown (known: fgsm, bim, pgd"),
             std::string::npos)
       << unknown_attack.output;
   const auto negative = run_command(
@@ -122,6 +134,133 @@ TEST(Cli, BadInputGivesAMessageAndANonZeroExit) {
   EXPECT_EQ(bad_arch_arg.exit_code, 1);
   EXPECT_NE(bad_arch_arg.output.find("--arch-arg: \"width\" is not key=value"), std::string::npos)
       << bad_arch_arg.output;
+}
+
+// A small trained model shared by the tests below (trained once per test binary run).
+class CliWithModel : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    const auto trained = run_command(robustscope(
+        "train --arch mlp --arch-arg hidden=16 --epochs 1 --train-limit 300 --threads 1 "
+        "--data-dir " + testing::data_dir() + " --output " + dir_->file("m.pt")));
+    ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static std::string model() { return dir_->file("m.pt"); }
+  static std::string eval(const std::string& arguments) {
+    return robustscope("eval --model " + model() + " --data-dir " + testing::data_dir() +
+                       " --limit 20 --threads 1 " + arguments);
+  }
+  static TempDir* dir_;
+};
+TempDir* CliWithModel::dir_ = nullptr;
+
+TEST_F(CliWithModel, OutputsAreNeverOverwrittenWithoutForce) {
+  const std::string csv = dir_->file("existing.csv");
+  testing::write_file(csv, "keep me");
+  const auto refused = run_command(eval("--attack fgsm --output " + csv));
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.output.find("--output: \"" + csv + "\" exists already (use --force"),
+            std::string::npos)
+      << refused.output;
+  EXPECT_EQ(refused.output.find("clean"), std::string::npos) << "it worked before refusing";
+  EXPECT_EQ(testing::read_file(csv), "keep me");
+  const auto forced = run_command(eval("--attack fgsm --force --output " + csv));
+  ASSERT_EQ(forced.exit_code, 0) << forced.output;
+  EXPECT_EQ(testing::read_file(csv).rfind("sample,label,clean_correct", 0), 0u);
+
+  const auto train = run_command(robustscope("train --epochs 1 --train-limit 100 --output " +
+                                             model() + " --data-dir " + testing::data_dir()));
+  EXPECT_EQ(train.exit_code, 1);
+  EXPECT_NE(train.output.find("exists already"), std::string::npos) << train.output;
+  const std::string landscape_file = dir_->file("l.h5");
+  testing::write_file(landscape_file, "x");
+  const auto landscape = run_command(robustscope("landscape --model " + model() + " --output " +
+                                                 landscape_file + " --data-dir " +
+                                                 testing::data_dir()));
+  EXPECT_EQ(landscape.exit_code, 1);
+  EXPECT_NE(landscape.output.find("exists already"), std::string::npos) << landscape.output;
+}
+
+TEST_F(CliWithModel, AnUnwritableOutputIsRefusedBeforeAnyWork) {
+  const auto train = run_command(robustscope(
+      "train --epochs 1 --train-limit 100 --data-dir " + testing::data_dir() + " --output " +
+      dir_->file("no/such/folder/m.pt")));
+  EXPECT_EQ(train.exit_code, 1);
+  EXPECT_NE(train.output.find("does not exist"), std::string::npos) << train.output;
+  EXPECT_EQ(train.output.find("epoch"), std::string::npos) << "it trained before refusing";
+  const auto eval_result =
+      run_command(eval("--attack fgsm --output " + dir_->file("missing/out.csv")));
+  EXPECT_EQ(eval_result.exit_code, 1);
+  EXPECT_EQ(eval_result.output.find("clean"), std::string::npos) << eval_result.output;
+}
+
+TEST_F(CliWithModel, NonsenseSettingsAreErrorsNotSilence) {
+  struct Case {
+    std::string arguments, message;
+  };
+  for (const Case& bad : std::vector<Case>{
+           {"--attack pgd:steps=3,steps=5", "\"steps\" is given twice"},
+           {"--attack fgsm:steps=40", "fgsm does not use \"steps\""},
+           {"--metric-arg steps=5", "--metric-arg: has no effect without --metric"},
+           {"--attack pgd:norm=l2,epsilon=1e20",
+            "1e+20 is larger than any l2 distance between inputs in [0,1]^784 (at most 28"},
+           {"--attack pgd --epsilon 1e39", "(at most 1: the whole pixel range)"},
+           {"--seed 1.5 --attack pgd", "--seed: \"1.5\" is not a seed"},
+           {"--seed -1 --attack pgd", "--seed: \"-1\" is not a seed"},
+           {"--attack apgd-t:target_classes=12", "target_classes: 12 is more than the 9 other"},
+           {"--ensemble --attack pgd", "--ensemble: needs at least two --attack"},
+           {"--batch-size 0", "--batch-size: must be in 1..16777216"}}) {
+    const auto result = run_command(eval(bad.arguments));
+    EXPECT_EQ(result.exit_code, 1) << bad.arguments << "\n" << result.output;
+    EXPECT_NE(result.output.find(bad.message), std::string::npos)
+        << bad.arguments << "\n" << result.output;
+    EXPECT_EQ(result.output.find("clean"), std::string::npos) << bad.arguments << ": worked first";
+  }
+}
+
+TEST_F(CliWithModel, ThreadsBeyondTheCoresAreCappedWithAWarning) {
+  const auto result = run_command(robustscope("eval --model " + model() + " --data-dir " +
+                                              testing::data_dir() + " --limit 5 --threads 100000"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("note: 100000 threads asked for"), std::string::npos)
+      << result.output;
+}
+
+TEST_F(CliWithModel, ProgressReachesAPipeAtOnce) {
+  // Killed after two seconds of a long metric, eval must already have printed its first lines
+  // through the pipe (block buffering would hold them until exit, and the kill loses them).
+  const auto result = run_command(
+      "timeout -s KILL 2 " +
+      robustscope("eval --model " + model() + " --data-dir " + testing::data_dir() +
+                  " --threads 1 --metric --metric-arg steps=100000") +
+      " | cat");
+  EXPECT_NE(result.output.find("device cpu"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("model mlp"), std::string::npos) << result.output;
+}
+
+TEST(Cli, HelpVersionAndMessagesReadAsWritten) {
+  const auto help = run_command(robustscope("eval --help"));
+  ASSERT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.output.find("(=0.3)"), std::string::npos) << help.output;
+  EXPECT_EQ(help.output.find("0.2999"), std::string::npos) << help.output;
+  const auto version = run_command(robustscope("--version"));
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_TRUE(std::regex_search(version.output,
+                                std::regex("^robustscope 0\\.[0-9]+\\.[0-9]+\\+\\S+ \\(LibTorch "
+                                           "[0-9.]+, HDF5 [0-9.]+\\)\n$")))
+      << version.output;
+  // One prefix, not two; a missing file is called missing.
+  const auto missing = run_command(robustscope("info /nonexistent/m.pt"));
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.output,
+            "robustscope info: error: /nonexistent/m.pt: no such checkpoint file\n");
+  const auto unknown_option = run_command(robustscope("eval --frobnicate"));
+  EXPECT_EQ(unknown_option.exit_code, 1);
+  EXPECT_EQ(unknown_option.output.find("robustscope eval: error: robustscope eval"),
+            std::string::npos)
+      << unknown_option.output;
 }
 
 TEST(Cli, NoCudaMeansAClearErrorNotASilentFallback) {

@@ -17,7 +17,9 @@
 #include "core/models/checkpoint.hpp"
 #include "core/runtime/device.hpp"
 #include "engine/store/result_store.hpp"
+#include "engine/store/schema.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tensor_assertions.hpp"
 
 namespace robustscope {
 namespace {
@@ -92,13 +94,11 @@ void expect_same_results(const std::string& a, const std::string& b) {
     ASSERT_EQ(record.datasets.size(), other.datasets.size());
     for (const auto& [path, tensor] : record.datasets) {
       ASSERT_TRUE(other.datasets.count(path)) << path;
-      EXPECT_TRUE(torch::equal(tensor, other.datasets.at(path))) << path;
+      EXPECT_TENSORS_EQUAL(tensor, other.datasets.at(path)) << path;
     }
     for (const auto& [path, values] : record.attributes) {
       for (const auto& [name, value] : values) {
-        if (name == "seconds" || name == "rank" || name == "host" ||
-            name == "assignment_wait_seconds")
-          continue;
+        if (name == "seconds" || name == "rank" || name == "host" || name == "threads") continue;
         EXPECT_TRUE(other.attributes.at(path).at(name) == value) << path << " " << name;
       }
     }
@@ -142,7 +142,7 @@ TEST_F(Batch, OneTwoAndThreeRanksGiveIdenticalResultFiles) {
     outputs.push_back(output);
   }
   const StoredResults stored = read_results(outputs[0]);
-  EXPECT_EQ(stored.schema, kResultsSchema);
+  EXPECT_EQ(stored.schema, schema::kResults);
   EXPECT_EQ(stored.tasks.size(), 2u * (5 * 3 + 1));
   EXPECT_EQ(stored.spec_text, testing::read_file(spec));
   for (const char* name : {"code_version", "libtorch_version", "hdf5_version", "mpi_version",
@@ -277,10 +277,10 @@ TEST_F(Batch, FailingTasksAreRecordedAndTheRunGoesOn) {
   const auto inspected =
       testing::run_command(std::string(ROBUSTSCOPE_BINARY) + " inspect " + dir.file("r.h5"));
   ASSERT_EQ(inspected.exit_code, 0) << inspected.output;
-  for (const char* fragment : {"schema robustscope-results/1",
+  for (const char* fragment : {"schema robustscope-results/2",
                                "tasks: 18 planned, 12 completed, "
                                "6 failed, 0 pending",
-                               "failed model=nan|", "robust acc", "psi mean", "mpi_version"}) {
+                               "failed model=nan|", "robust_accuracy", "psi_mean", "mpi_version"}) {
     EXPECT_NE(inspected.output.find(fragment), std::string::npos) << fragment << "\n"
                                                                   << inspected.output;
   }

@@ -6,7 +6,9 @@
 
 #include "engine/store/hdf5_file.hpp"
 #include "engine/store/landscape_store.hpp"
+#include "engine/store/schema.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tensor_assertions.hpp"
 
 namespace robustscope {
 namespace {
@@ -30,15 +32,35 @@ TEST(Hdf5File, TensorsAndAttributesRoundTripExactly) {
     file.write_attribute("/a/b/floats", "count", int64_t{60});
   }
   Hdf5File file(dir.file("r.h5"), Hdf5File::Mode::kReadOnly);
-  EXPECT_TRUE(torch::equal(file.read_tensor("/a/b/floats"), floats));
-  EXPECT_TRUE(torch::equal(file.read_tensor("/a/doubles"), doubles));
-  EXPECT_TRUE(torch::equal(file.read_tensor("/integers"), integers));
-  EXPECT_TRUE(torch::equal(file.read_tensor("/flags"), flags.to(torch::kUInt8)));
+  EXPECT_TENSORS_EQUAL(file.read_tensor("/a/b/floats"), floats);
+  EXPECT_TENSORS_EQUAL(file.read_tensor("/a/doubles"), doubles);
+  EXPECT_TENSORS_EQUAL(file.read_tensor("/integers"), integers);
+  EXPECT_TENSORS_EQUAL(file.read_tensor("/flags"), flags.to(torch::kUInt8));
   EXPECT_EQ(std::get<std::string>(file.read_attribute("/", "schema")), "test/1");
   EXPECT_EQ(std::get<double>(file.read_attribute("/a", "epsilon")), 0.3);
   EXPECT_EQ(std::get<int64_t>(file.read_attribute("/a/b/floats", "count")), 60);
   EXPECT_TRUE(file.exists("/a/b"));
   EXPECT_FALSE(file.exists("/a/c/d"));
+}
+
+TEST(Hdf5File, TextIsVariableLengthUtf8AndEmptyTextSurvives) {
+  TempDir dir;
+  {
+    Hdf5File file(dir.file("r.h5"), Hdf5File::Mode::kCreate);
+    file.write_attribute("/", "empty", std::string());
+    file.write_attribute("/", "unicode", std::string("ε = 0.3, ψ ≥ 0"));
+    file.close();
+    EXPECT_ERROR_CONTAINING(file.write_attribute("/", "late", 1.0), "");
+  }
+  const Hdf5File file(dir.file("r.h5"), Hdf5File::Mode::kReadOnly);
+  EXPECT_EQ(std::get<std::string>(file.read_attribute("/", "empty")), "");
+  EXPECT_EQ(std::get<std::string>(file.read_attribute("/", "unicode")), "ε = 0.3, ψ ≥ 0");
+  if (testing::python().empty()) GTEST_SKIP() << "no Python with h5py";
+  // h5py reads the text as str, not bytes.
+  const auto result = testing::run_command(
+      testing::python() + " -c \"import h5py; a = h5py.File('" + dir.file("r.h5") +
+      "', 'r').attrs['unicode']; print(type(a).__name__, len(a))\"");
+  EXPECT_EQ(result.output, "str 14\n") << result.output;
 }
 
 TEST(Hdf5File, RefusesOverwritesAndNamesFileAndObject) {
@@ -89,18 +111,19 @@ TEST(LandscapeStore, WritesEverySettingAndTheSampleExactly) {
   write_record_file(dir.file("l.h5"), record);
   EXPECT_FALSE(std::filesystem::exists(dir.file("l.h5.partial")));
   Hdf5File file(dir.file("l.h5"), Hdf5File::Mode::kReadOnly);
-  EXPECT_EQ(std::get<std::string>(file.read_attribute("/", "schema")), kLandscapeSchema);
-  EXPECT_EQ(std::get<std::string>(file.read_attribute("/", "landscape.epsilon")), "0.25");
-  EXPECT_EQ(std::get<std::string>(file.read_attribute("/", "landscape.range")), "0.75");
+  EXPECT_EQ(std::get<std::string>(file.read_attribute("/", "schema")), schema::kLandscape);
+  // Numbers are stored as numbers, choices as text.
+  EXPECT_EQ(std::get<double>(file.read_attribute("/", "landscape.epsilon")), 0.25);
+  EXPECT_EQ(std::get<double>(file.read_attribute("/", "landscape.range")), 0.75);
+  EXPECT_EQ(std::get<int64_t>(file.read_attribute("/", "landscape.resolution_2d")), 51);
   EXPECT_EQ(std::get<std::string>(file.read_attribute("/", "landscape.metric.normalization")),
             "standardize");
   EXPECT_EQ(std::get<std::string>(file.read_attribute("/", "quantities")),
             "cross_entropy,decision,probability_margin,divergence,predicted_class");
   EXPECT_FALSE(std::get<std::string>(file.read_attribute("/", "hdf5_version")).empty());
-  EXPECT_TRUE(torch::equal(file.read_tensor("/samples/42/grid"), result.grid));
-  EXPECT_TRUE(torch::equal(file.read_tensor("/samples/42/coordinates_1d"), result.coordinates_1d));
-  EXPECT_TRUE(
-      torch::equal(file.read_tensor("/samples/42/direction_random"), result.directions.random));
+  EXPECT_TENSORS_EQUAL(file.read_tensor("/samples/42/grid"), result.grid);
+  EXPECT_TENSORS_EQUAL(file.read_tensor("/samples/42/coordinates_1d"), result.coordinates_1d);
+  EXPECT_TENSORS_EQUAL(file.read_tensor("/samples/42/direction_random"), result.directions.random);
   EXPECT_EQ(std::get<double>(file.read_attribute("/samples/42", "boundary_adversarial_positive")),
             0.125);
   EXPECT_TRUE(

@@ -28,13 +28,6 @@ Evaluation evaluate(Classifier& model, const torch::Tensor& x, const Targets& ta
   return {value.detach(), gradient.detach(), logits.detach()};
 }
 
-void check_finite(const torch::Tensor& value, int64_t step) {
-  if (!value.isfinite().all().item<bool>()) {
-    throw Error("model output", "the objective is NaN or infinite at step " + std::to_string(step) +
-                                    " (the model produced non-finite logits?)");
-  }
-}
-
 }  // namespace
 
 torch::Tensor FixedStep::propose(const IterateState& state) {
@@ -112,8 +105,8 @@ AscentResult run_ascent(Classifier& model, const torch::Tensor& clean, const Tar
   result.best_value = torch::full({n}, -std::numeric_limits<float>::infinity(), options);
   result.best_step = torch::zeros({n}, options.dtype(torch::kInt64));
   result.fooled = torch::zeros({n}, options.dtype(torch::kBool));
-  result.fooled_x = torch::Tensor();
   torch::Tensor fooled_x = clean.clone();
+  result.last_x = clean.clone();
   torch::Tensor best_logits, fooled_logits;  // allocated at the first evaluation (K is known then)
   if (settings.record_trace) {
     result.trace = torch::full({n, settings.restarts, settings.steps + 1},
@@ -121,53 +114,89 @@ AscentResult run_ascent(Classifier& model, const torch::Tensor& clean, const Tar
   }
   const torch::Tensor all = torch::arange(n, options.dtype(torch::kInt64));
   for (int64_t restart = 0; restart < settings.restarts; ++restart) {
-    const torch::Tensor active = settings.restart_only_unfooled && restart > 0
-                                     ? all.masked_select(result.fooled.logical_not())
-                                     : all;
-    if (active.numel() == 0) break;
-    const torch::Tensor x0 = clean.index_select(0, active);
-    const Targets active_targets = targets.select(active);
-    const torch::Tensor active_cpu = active.cpu();
+    // The samples this restart runs on: one host synchronisation per restart, none per step.
+    const bool subset = settings.restart_only_unfooled && restart > 0;
+    const torch::Tensor active = subset ? all.masked_select(result.fooled.logical_not()) : all;
+    const int64_t count = active.size(0);
+    if (count == 0) break;
+    const auto take = [&](const torch::Tensor& tensor) {
+      return subset ? tensor.index_select(0, active) : tensor;
+    };
+    const torch::Tensor x0 = take(clean);
+    const Targets active_targets = subset ? targets.select(active) : targets;
     torch::Tensor x = random_start(threat, settings.start, settings.gaussian_scale, x0,
-                                   sample_ids.index_select(0, active_cpu), settings.seed, restart);
+                                   subset ? sample_ids.index_select(0, active.cpu()) : sample_ids,
+                                   settings.seed, restart);
+    // This restart's bookkeeping, with fixed shapes on the device: best and first-fooled iterates
+    // selected by torch::where, written back to the whole batch once the restart ends.
+    torch::Tensor best_x = take(result.best_x), best_value = take(result.best_value);
+    torch::Tensor best_step = take(result.best_step), fooled = take(result.fooled);
+    torch::Tensor first_fooled_x = take(fooled_x);
+    torch::Tensor restart_best_logits, restart_fooled_logits;
+    torch::Tensor trace;
+    if (settings.record_trace) trace = torch::empty({count, settings.steps + 1}, options);
+    // Per step: whether every objective value was finite; read after the loop.
+    const torch::Tensor finite_steps =
+        torch::empty({settings.steps + 1}, options.dtype(torch::kBool));
     for (int64_t step = 0; step <= settings.steps; ++step) {
       const bool last = step == settings.steps;
       const Evaluation evaluation = evaluate(model, x, active_targets, objective, !last);
-      check_finite(evaluation.value, step);
       if (!best_logits.defined()) {
         best_logits = torch::zeros({n, evaluation.logits.size(1)}, evaluation.logits.options());
         fooled_logits = torch::zeros_like(best_logits);
       }
-      const int64_t count = active.numel();
-      (last ? result.forward_passes : result.forward_backward_passes) += count;
-
-      const torch::Tensor improved = evaluation.value > result.best_value.index_select(0, active);
-      const torch::Tensor improved_rows = active.masked_select(improved);
-      const torch::Tensor improved_index = improved.nonzero().squeeze(1);
-      result.best_x.index_copy_(0, improved_rows, x.index_select(0, improved_index));
-      result.best_value.index_copy_(0, improved_rows,
-                                    evaluation.value.index_select(0, improved_index));
-      result.best_step.index_fill_(0, improved_rows, step);
-      best_logits.index_copy_(0, improved_rows, evaluation.logits.index_select(0, improved_index));
-
-      const torch::Tensor newly_fooled = evaluation.logits.argmax(1).ne(active_targets.labels) &
-                                         result.fooled.index_select(0, active).logical_not();
-      const torch::Tensor fooled_rows = active.masked_select(newly_fooled);
-      const torch::Tensor fooled_index = newly_fooled.nonzero().squeeze(1);
-      fooled_x.index_copy_(0, fooled_rows, x.index_select(0, fooled_index));
-      fooled_logits.index_copy_(0, fooled_rows, evaluation.logits.index_select(0, fooled_index));
-      result.fooled.index_fill_(0, fooled_rows, true);
-
-      if (settings.record_trace) {
-        result.trace.select(1, restart)
-            .select(1, step)
-            .index_copy_(0, active_cpu, evaluation.value.to(torch::kCPU, torch::kFloat32));
+      if (!restart_best_logits.defined()) {
+        restart_best_logits = take(best_logits);
+        restart_fooled_logits = take(fooled_logits);
       }
+      (last ? result.forward_passes : result.forward_backward_passes) += count;
+      finite_steps.select(0, step).copy_(evaluation.value.isfinite().all());
+
+      const torch::Tensor improved = evaluation.value > best_value;
+      const torch::Tensor improved_rows = per_sample_view(improved, x);
+      best_x = torch::where(improved_rows, x, best_x);
+      best_value = torch::where(improved, evaluation.value, best_value);
+      best_step = best_step.masked_fill(improved, step);
+      restart_best_logits =
+          torch::where(improved.unsqueeze(1), evaluation.logits, restart_best_logits);
+
+      const torch::Tensor newly_fooled =
+          evaluation.logits.argmax(1).ne(active_targets.labels) & fooled.logical_not();
+      first_fooled_x = torch::where(per_sample_view(newly_fooled, x), x, first_fooled_x);
+      restart_fooled_logits =
+          torch::where(newly_fooled.unsqueeze(1), evaluation.logits, restart_fooled_logits);
+      fooled = fooled | newly_fooled;
+
+      if (settings.record_trace) trace.select(1, step).copy_(evaluation.value);
       if (last) break;
       const IterateState state{
           x0, x, evaluation.value, evaluation.gradient, step, settings.steps, threat};
       if (step == 0) rule.begin(state);
       x = threat.project(rule.propose(state), x0).detach();
+    }
+    if (!finite_steps.all().item<bool>()) {
+      const int64_t bad_step = finite_steps.logical_not().to(torch::kInt64).argmax().item<int64_t>();
+      throw Error("model output", "the objective is NaN or infinite at step " +
+                                      std::to_string(bad_step) +
+                                      " (the model produced non-finite logits?)");
+    }
+    const auto put = [&](torch::Tensor& whole, const torch::Tensor& part) {
+      if (subset)
+        whole.index_copy_(0, active, part);
+      else
+        whole = part;
+    };
+    put(result.best_x, best_x);
+    put(result.best_value, best_value);
+    put(result.best_step, best_step);
+    put(result.fooled, fooled);
+    put(fooled_x, first_fooled_x);
+    put(best_logits, restart_best_logits);
+    put(fooled_logits, restart_fooled_logits);
+    put(result.last_x, x);
+    if (settings.record_trace) {
+      // One copy to the host per restart.
+      result.trace.select(1, restart).index_copy_(0, active.cpu(), trace.to(torch::kCPU, torch::kFloat32));
     }
   }
   result.fooled_x = torch::where(per_sample_view(result.fooled, clean), fooled_x, result.best_x);

@@ -88,6 +88,7 @@ struct AscentResult {
   torch::Tensor fooled;           // [N] bool: some iterate's argmax differs from targets.labels
   torch::Tensor fooled_x;         // the first such iterate; best_x where none was found
   torch::Tensor fooled_x_logits;  // the model's logits at fooled_x (no re-evaluation needed)
+  torch::Tensor last_x;           // the final iterate (of the last restart run on each sample)
   torch::Tensor trace;            // [N, restarts, steps + 1] objective per step (NaN: not run)
   int64_t forward_passes = 0;     // per sample, summed
   int64_t forward_backward_passes = 0;  // per sample, summed
@@ -95,7 +96,9 @@ struct AscentResult {
 
 // Maximises `objective` over the threat model's ball around `clean` (model in eval mode, gradients
 // taken with respect to the input only). Each restart costs `steps` forward+backward passes and one
-// forward pass per sample. A non-finite objective throws Error.
+// forward pass per sample. A non-finite objective throws Error naming the first such step. The
+// bookkeeping has fixed shapes on the device: the host waits for the device once per restart (to
+// choose the samples a restart runs on and to check finiteness), never per step.
 AscentResult run_ascent(Classifier& model, const torch::Tensor& clean, const Targets& targets,
                         const torch::Tensor& sample_ids, const Objective& objective,
                         const ThreatModel& threat, StepRule& rule, const AscentSettings& settings);

@@ -29,28 +29,35 @@ torch::Tensor logit_margin(const torch::Tensor& logits, const torch::Tensor& lab
   return logits.gather(1, labels.unsqueeze(1)).squeeze(1) - best_other_logit(logits, labels);
 }
 
-Objective make_attack_objective(const std::string& name) {
-  if (name == "ce") {
+const EnumNames<Loss>& loss_names() {
+  static const EnumNames<Loss> kNames({{Loss::kCrossEntropy, "ce"},
+                                       {Loss::kMargin, "margin"},
+                                       {Loss::kDlr, "dlr"},
+                                       {Loss::kDlrTargeted, "dlr-targeted"}});
+  return kNames;
+}
+
+Objective make_attack_objective(Loss loss) {
+  if (loss == Loss::kCrossEntropy) {
     return [](const torch::Tensor& logits, const Targets& targets) {
       return torch::nn::functional::cross_entropy(
           logits, targets.labels,
           torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
     };
   }
-  if (name == "margin") {
+  if (loss == Loss::kMargin) {
     return [](const torch::Tensor& logits, const Targets& targets) {
       return -logit_margin(logits, targets.labels);
     };
   }
-  if (name == "dlr") {
+  if (loss == Loss::kDlr) {
     return [](const torch::Tensor& logits, const Targets& targets) {
       const torch::Tensor sorted = std::get<0>(logits.sort(1, /*descending=*/true));
       const torch::Tensor scale = sorted.select(1, 0) - sorted.select(1, 2) + 1e-12;
       return -logit_margin(logits, targets.labels) / scale;
     };
   }
-  if (name == "dlr-targeted") {
-    return [](const torch::Tensor& logits, const Targets& targets) {
+  return [](const torch::Tensor& logits, const Targets& targets) {
       const torch::Tensor sorted = std::get<0>(logits.sort(1, /*descending=*/true));
       const torch::Tensor scale =
           sorted.select(1, 0) - 0.5 * (sorted.select(1, 2) + sorted.select(1, 3)) + 1e-12;
@@ -59,8 +66,6 @@ Objective make_attack_objective(const std::string& name) {
           logits.gather(1, targets.target_labels.unsqueeze(1)).squeeze(1);
       return -(true_logit - target_logit) / scale;
     };
-  }
-  throw Error("loss", "\"" + name + "\" is unknown (known: ce, margin, dlr, dlr-targeted)");
 }
 
 }  // namespace robustscope

@@ -6,6 +6,8 @@
 #include <functional>
 #include <string>
 
+#include "core/settings.hpp"
+
 namespace robustscope {
 
 // Per-sample data an objective may need; every field is indexed by sample and may be undefined when
@@ -24,11 +26,13 @@ using Objective = std::function<torch::Tensor(const torch::Tensor& logits, const
 // The decision surface S = z_t − max_{j≠t} z_j: positive when correct, zero on the boundary.
 torch::Tensor logit_margin(const torch::Tensor& logits, const torch::Tensor& labels);
 
-// Objectives by name:
 //   ce            cross-entropy −log p_t
 //   margin        Carlini & Wagner (2017) margin max_{j≠t} z_j − z_t (= −S)
 //   dlr           Croce & Hein (2020) −(z_t − max_{j≠t} z_j) / (z_π1 − z_π3 + 1e-12)
 //   dlr-targeted  Croce & Hein (2020) −(z_t − z_target) / (z_π1 − (z_π3 + z_π4)/2 + 1e-12)
-Objective make_attack_objective(const std::string& name);
+enum class Loss { kCrossEntropy, kMargin, kDlr, kDlrTargeted };
+const EnumNames<Loss>& loss_names();
+
+Objective make_attack_objective(Loss loss);
 
 }  // namespace robustscope

@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "core/error.hpp"
 
 namespace robustscope {
@@ -20,13 +22,26 @@ torch::Tensor per_sample_view(const torch::Tensor& values, const torch::Tensor& 
   return values.view(shape);
 }
 
-Norm parse_norm(const std::string& text) {
-  if (text == "linf") return Norm::kLinf;
-  if (text == "l2") return Norm::kL2;
-  throw Error("norm", "\"" + text + "\" is unknown (known: linf, l2)");
+const EnumNames<Norm>& norm_names() {
+  static const EnumNames<Norm> kNames({{Norm::kLinf, "linf"}, {Norm::kL2, "l2"}});
+  return kNames;
 }
 
-std::string norm_name(Norm norm) { return norm == Norm::kLinf ? "linf" : "l2"; }
+double largest_meaningful_epsilon(Norm norm, int64_t input_dims) {
+  return norm == Norm::kLinf ? 1.0 : std::sqrt(static_cast<double>(input_dims));
+}
+
+void check_epsilon(Norm norm, double epsilon, int64_t input_dims, const std::string& key) {
+  const double largest = largest_meaningful_epsilon(norm, input_dims);
+  if (!(epsilon >= 0) || !std::isfinite(epsilon))
+    throw Error::for_key(key, "must be a finite number >= 0, got " + format_number(epsilon));
+  if (epsilon > largest)
+    throw Error::for_key(
+        key, format_number(epsilon) + " is larger than any " + norm_names().name(norm) +
+                 " distance between inputs in [0,1]^" + std::to_string(input_dims) + " (at most " +
+                 format_number(largest) +
+                 (norm == Norm::kLinf ? ": the whole pixel range)" : ": sqrt of the input size)"));
+}
 
 torch::Tensor ThreatModel::project(const torch::Tensor& perturbed,
                                    const torch::Tensor& clean) const {
@@ -51,27 +66,12 @@ torch::Tensor ThreatModel::distance(const torch::Tensor& perturbed,
   return norm == Norm::kLinf ? delta.abs().amax(1) : delta.norm(2, 1);
 }
 
-RandomStart parse_random_start(const std::string& text) {
-  if (text == "none") return RandomStart::kNone;
-  if (text == "uniform") return RandomStart::kUniform;
-  if (text == "gaussian") return RandomStart::kGaussian;
-  if (text == "boundary") return RandomStart::kBoundary;
-  throw Error("random_start",
-              "\"" + text + "\" is unknown (known: none, uniform, gaussian, boundary)");
-}
-
-std::string random_start_name(RandomStart start) {
-  switch (start) {
-    case RandomStart::kNone:
-      return "none";
-    case RandomStart::kUniform:
-      return "uniform";
-    case RandomStart::kGaussian:
-      return "gaussian";
-    case RandomStart::kBoundary:
-      return "boundary";
-  }
-  return "none";
+const EnumNames<RandomStart>& random_start_names() {
+  static const EnumNames<RandomStart> kNames({{RandomStart::kNone, "none"},
+                                              {RandomStart::kUniform, "uniform"},
+                                              {RandomStart::kGaussian, "gaussian"},
+                                              {RandomStart::kBoundary, "boundary"}});
+  return kNames;
 }
 
 uint64_t sample_seed(uint64_t seed, int64_t sample_id, int64_t stream) {

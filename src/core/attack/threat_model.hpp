@@ -8,12 +8,12 @@
 #include <cstdint>
 #include <string>
 
+#include "core/settings.hpp"
+
 namespace robustscope {
 
 enum class Norm { kLinf, kL2 };
-
-Norm parse_norm(const std::string& text);  // "linf" | "l2"
-std::string norm_name(Norm norm);
+const EnumNames<Norm>& norm_names();  // linf | l2
 
 struct ThreatModel {
   Norm norm = Norm::kLinf;
@@ -31,6 +31,12 @@ struct ThreatModel {
   torch::Tensor distance(const torch::Tensor& perturbed, const torch::Tensor& clean) const;
 };
 
+// The largest ε that means anything for inputs in [0,1]^d: 1 for L∞ (the whole box), √d for L2
+// (the box's largest distance from any of its points is at most √d).
+double largest_meaningful_epsilon(Norm norm, int64_t input_dims);
+// Error naming `key` when ε is negative, not finite, or beyond largest_meaningful_epsilon.
+void check_epsilon(Norm norm, double epsilon, int64_t input_dims, const std::string& key);
+
 // Random starts, drawn per sample from its own generator seeded by (seed, sample id, restart), so a
 // sample's start does not depend on the batch or the MPI rank it lands in.
 enum class RandomStart {
@@ -39,9 +45,7 @@ enum class RandomStart {
   kGaussian,  // scale·N(0, I), then projected (the metric's default: a tiny start)
   kBoundary,  // on the sphere: L∞ ε·t/max|t| with t ~ U(-1,1); L2 ε·t/||t||₂ with t ~ N(0,I) (APGD)
 };
-
-RandomStart parse_random_start(const std::string& text);  // none | uniform | gaussian | boundary
-std::string random_start_name(RandomStart start);
+const EnumNames<RandomStart>& random_start_names();  // none | uniform | gaussian | boundary
 
 torch::Tensor random_start(const ThreatModel& threat, RandomStart kind, double gaussian_scale,
                            const torch::Tensor& clean, const torch::Tensor& sample_ids,

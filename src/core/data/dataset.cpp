@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "core/data/cifar10.hpp"
@@ -14,6 +15,11 @@ namespace fs = std::filesystem;
 
 std::string InputShape::to_string() const {
   return std::to_string(channels) + "x" + std::to_string(height) + "x" + std::to_string(width);
+}
+
+std::string default_data_dir() {
+  const char* from_environment = std::getenv("ROBUSTSCOPE_DATA_DIR");
+  return from_environment && *from_environment ? from_environment : "data";
 }
 
 DatasetInfo dataset_info(const std::string& name) {

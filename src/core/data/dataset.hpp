@@ -16,6 +16,7 @@ struct InputShape {
 
   std::vector<int64_t> batch_sizes(int64_t batch) const { return {batch, channels, height, width}; }
   std::string to_string() const;  // "1x28x28"
+  int64_t elements() const { return channels * height * width; }  // d, the input dimension
   bool operator==(const InputShape& other) const {
     return channels == other.channels && height == other.height && width == other.width;
   }
@@ -30,6 +31,9 @@ struct DatasetInfo {
   std::vector<double> mean;
   std::vector<double> stddev;
 };
+
+// The data folder when neither a spec nor a flag names one: $ROBUSTSCOPE_DATA_DIR, else "data".
+std::string default_data_dir();
 
 // Known data sets: mnist, cifar10. Throws Error listing the known names otherwise.
 DatasetInfo dataset_info(const std::string& name);

@@ -42,7 +42,7 @@ AttackEvaluation evaluate_attacks(Classifier& model, const Dataset& data,
                                   torch::Device device, Classifier* substitute) {
   const auto start = std::chrono::steady_clock::now();
   AttackEvaluation result;
-  const auto columns = per_sample_columns(data, batch_size, device, 4, [&](const Batch& batch) {
+  const auto columns = per_sample_columns(data, batch_size, device, 5, [&](const Batch& batch) {
     const AttackOutcome outcome =
         substitute ? run_transfer_attack(model, *substitute, batch.images, batch.labels,
                                          batch.sample_ids, attacks.front())
@@ -50,12 +50,13 @@ AttackEvaluation evaluate_attacks(Classifier& model, const Dataset& data,
     result.forward_passes += outcome.forward_passes;
     result.forward_backward_passes += outcome.forward_backward_passes;
     return std::vector<torch::Tensor>{outcome.broken, outcome.perturbation_norm, outcome.margin,
-                                      outcome.broken_by};
+                                      outcome.broken_by, outcome.clean_correct};
   });
   result.broken = columns[0];
   result.perturbation_norm = columns[1];
   result.margin = columns[2];
   result.broken_by = columns[3];
+  result.clean_correct = columns[4];
   result.seconds = seconds_since(start);
   return result;
 }
@@ -63,6 +64,7 @@ AttackEvaluation evaluate_attacks(Classifier& model, const Dataset& data,
 MetricEvaluation evaluate_metric(Classifier& model, const Dataset& data, const MetricConfig& config,
                                  int64_t batch_size, torch::Device device) {
   config.validate();
+  check_epsilon(config.norm, config.epsilon, data.info.shape.elements(), "epsilon");
   const auto start = std::chrono::steady_clock::now();
   MetricEvaluation result;
   const auto columns = per_sample_columns(data, batch_size, device, 4, [&](const Batch& batch) {

@@ -18,6 +18,7 @@ struct AttackEvaluation {
   torch::Tensor perturbation_norm;  // [N]
   torch::Tensor margin;             // [N]
   torch::Tensor broken_by;          // [N] int64
+  torch::Tensor clean_correct;      // [N] bool
   int64_t forward_passes = 0;
   int64_t forward_backward_passes = 0;
   double seconds = 0;

@@ -6,11 +6,10 @@
 #include <cmath>
 #include <limits>
 
-#include "core/attack/ascent.hpp"
+#include "core/attack/attack_ascent.hpp"
 #include "core/attack/objectives.hpp"
 #include "core/error.hpp"
 #include "core/metric/divergence.hpp"
-#include "core/settings_text.hpp"
 
 namespace robustscope {
 namespace {
@@ -30,92 +29,129 @@ torch::Tensor towards(const torch::Tensor& maximiser, const torch::Tensor& x0, c
 
 }  // namespace
 
+const EnumNames<AdversarialDirection>& adversarial_direction_names() {
+  static const EnumNames<AdversarialDirection> kNames(
+      {{AdversarialDirection::kSign, "sign"},
+       {AdversarialDirection::kGradient, "gradient"},
+       {AdversarialDirection::kPgd, "pgd"},
+       {AdversarialDirection::kMetric, "metric"}});
+  return kNames;
+}
+
+const EnumNames<RandomDirection>& random_direction_names() {
+  static const EnumNames<RandomDirection> kNames(
+      {{RandomDirection::kRademacher, "rademacher"}, {RandomDirection::kGaussian, "gaussian"}});
+  return kNames;
+}
+
+namespace {
+
+const SettingTable<LandscapeConfig>& landscape_settings() {
+  static const SettingTable<LandscapeConfig> kTable = [] {
+    SettingTable<LandscapeConfig> table;
+    table
+        .choice("adversarial_direction", &LandscapeConfig::adversarial_direction,
+                adversarial_direction_names(), "d1")
+        .choice("direction_loss", &LandscapeConfig::direction_loss, loss_names(),
+                "the loss of the sign/gradient direction (ce or margin)")
+        .choice("random_direction", &LandscapeConfig::random_direction, random_direction_names(),
+                "d2")
+        .number("epsilon", &LandscapeConfig::epsilon, "reference radius ε")
+        .number("range", &LandscapeConfig::range, "span [-range, range] (0: 3ε)")
+        .integer("resolution_1d", &LandscapeConfig::resolution_1d, "points per cut (odd)")
+        .integer("resolution_2d", &LandscapeConfig::resolution_2d, "grid points per side (odd)")
+        .flag("clip", &LandscapeConfig::clip, "clip points to [0,1]")
+        .integer("chunk_size", &LandscapeConfig::chunk_size, "points per forward pass")
+        .seed("seed", &LandscapeConfig::seed, "seed of the random direction");
+    return table;
+  }();
+  return kTable;
+}
+
+}  // namespace
+
 void LandscapeConfig::set(const std::string& key, const std::string& value) {
-  if (key == "adversarial_direction")
-    adversarial_direction = value;
-  else if (key == "direction_loss")
-    direction_loss = value;
-  else if (key == "random_direction")
-    random_direction = value;
-  else if (key == "epsilon")
-    epsilon = parse_number(key, value);
-  else if (key == "range")
-    range = parse_number(key, value);
-  else if (key == "resolution_1d")
-    resolution_1d = parse_integer(key, value);
-  else if (key == "resolution_2d")
-    resolution_2d = parse_integer(key, value);
-  else if (key == "clip")
-    clip = parse_bool(key, value);
-  else if (key == "chunk_size")
-    chunk_size = parse_integer(key, value);
-  else if (key == "seed")
-    seed = static_cast<uint64_t>(parse_integer(key, value));
-  else if (key.rfind("pgd.", 0) == 0)
-    pgd.set(key.substr(4), value);
-  else if (key.rfind("metric.", 0) == 0)
-    metric.set(key.substr(7), value);
-  else {
-    throw Error("landscape setting",
-                "\"" + key +
-                    "\" is unknown (known: adversarial_direction, direction_loss, "
-                    "random_direction, epsilon, range, resolution_1d, "
-                    "resolution_2d, clip, chunk_size, seed, pgd.*, metric.*)");
+  if (key.rfind("pgd.", 0) == 0) {
+    try {
+      set_attack_setting(pgd, key.substr(4), value);
+    } catch (const Error& error) {
+      Location location = error.location();
+      location.key = "pgd." + location.key;
+      throw Error(location, error.message());
+    }
+    return;
   }
+  if (key.rfind("metric.", 0) == 0) {
+    try {
+      metric.set(key.substr(7), value);
+    } catch (const Error& error) {
+      Location location = error.location();
+      location.key = "metric." + location.key;
+      throw Error(location, error.message());
+    }
+    return;
+  }
+  if (!landscape_settings().find(key)) {
+    std::vector<std::string> known = landscape_settings().keys();
+    known.push_back("pgd.*");
+    known.push_back("metric.*");
+    throw Error::unknown_key("landscape setting", key, join(known));
+  }
+  landscape_settings().set(*this, "landscape setting", key, value);
 }
 
 void LandscapeConfig::validate() const {
-  if (direction_loss != "ce" && direction_loss != "margin")
-    throw Error("direction_loss", "\"" + direction_loss + "\" is unknown (known: ce, margin)");
-  if (adversarial_direction != "sign" && adversarial_direction != "gradient" &&
-      adversarial_direction != "pgd" && adversarial_direction != "metric") {
-    throw Error("adversarial_direction", "\"" + adversarial_direction +
-                                             "\" is unknown (known: sign, gradient, pgd, metric)");
-  }
-  if (random_direction != "rademacher" && random_direction != "gaussian") {
-    throw Error("random_direction",
-                "\"" + random_direction + "\" is unknown (known: rademacher, gaussian)");
-  }
+  if (direction_loss != Loss::kCrossEntropy && direction_loss != Loss::kMargin)
+    throw Error::for_key("direction_loss", "\"" + loss_names().name(direction_loss) +
+                                               "\" cannot be used (known: ce, margin)");
   if (!(epsilon > 0) || !std::isfinite(epsilon)) {
-    throw Error("epsilon", "must be a finite number > 0, got " + format_number(epsilon));
+    throw Error::for_key("epsilon", "must be a finite number > 0, got " + format_number(epsilon));
   }
   if (!(range >= 0) || !std::isfinite(range)) {
-    throw Error("range", "must be >= 0 (0: 3·epsilon), got " + format_number(range));
+    throw Error::for_key("range", "must be >= 0 (0: 3·epsilon), got " + format_number(range));
   }
   for (const auto& [key, value] :
        {std::pair{"resolution_1d", resolution_1d}, std::pair{"resolution_2d", resolution_2d}}) {
-    if (value < 3 || value % 2 == 0) {
-      throw Error(key,
-                  "must be odd and at least 3 (the centre is x0), got " + std::to_string(value));
+    if (value < 3 || value % 2 == 0 || value > 100001) {
+      throw Error::for_key(key, "must be odd and in 3..100001 (the centre is x0), got " +
+                                    std::to_string(value));
     }
   }
-  if (chunk_size < 1)
-    throw Error("chunk_size", "must be positive, got " + std::to_string(chunk_size));
+  if (chunk_size < 1 || chunk_size > (int64_t{1} << 24))
+    throw Error::for_key("chunk_size", "must be in 1..16777216, got " + std::to_string(chunk_size));
   AttackConfig attack = pgd;
   attack.epsilon = epsilon;
-  attack.validate();
-  metric.validate();
+  try {
+    validate_attack(attack);
+  } catch (const Error& error) {
+    Location location = error.location();
+    location.key = "pgd." + location.key;
+    throw Error(location, error.message());
+  }
+  try {
+    metric.validate();
+  } catch (const Error& error) {
+    Location location = error.location();
+    location.key = "metric." + location.key;
+    throw Error(location, error.message());
+  }
 }
 
-std::map<std::string, std::string> LandscapeConfig::to_entries() const {
-  std::map<std::string, std::string> entries = {{"adversarial_direction", adversarial_direction},
-                                                {"direction_loss", direction_loss},
-                                                {"random_direction", random_direction},
-                                                {"epsilon", format_number(epsilon)},
-                                                {"range", format_number(effective_range())},
-                                                {"resolution_1d", std::to_string(resolution_1d)},
-                                                {"resolution_2d", std::to_string(resolution_2d)},
-                                                {"clip", clip ? "true" : "false"},
-                                                {"chunk_size", std::to_string(chunk_size)},
-                                                {"seed", std::to_string(seed)}};
-  for (const auto& [key, value] : metric.to_entries()) {
-    if (key == "divergence" || key == "normalization" || key == "tau")
-      entries["metric." + key] = value;
-  }
-  if (adversarial_direction == "pgd") {
+SettingEntries LandscapeConfig::entries() const {
+  SettingEntries entries;
+  for (const auto& entry : landscape_settings().entries()) entries[entry.key] = entry.value(*this);
+  entries["range"] = effective_range();
+  const SettingEntries metric_entries = metric.entries();
+  for (const char* key : {"divergence", "normalization", "tau"})
+    entries[std::string("metric.") + key] = metric_entries.at(key);
+  if (adversarial_direction == AdversarialDirection::kPgd) {
     AttackConfig attack = pgd;
     attack.epsilon = epsilon;
-    for (const auto& [key, value] : attack.to_entries()) entries["pgd." + key] = value;
+    for (const auto& [key, value] : attack_entries(attack)) entries["pgd." + key] = value;
+  }
+  if (adversarial_direction == AdversarialDirection::kMetric) {
+    for (const auto& [key, value] : metric_entries)
+      if (key != "epsilon") entries["metric." + key] = value;
   }
   return entries;
 }
@@ -133,35 +169,30 @@ Directions landscape_directions(Classifier& model, const torch::Tensor& x0, int6
       torch::full({1}, label, torch::dtype(torch::kInt64).device(x0.device()));
   const torch::Tensor ids = torch::full({1}, sample_id, torch::kInt64);
   Directions directions;
-  if (config.adversarial_direction == "sign" || config.adversarial_direction == "gradient") {
+  if (config.adversarial_direction == AdversarialDirection::kSign ||
+      config.adversarial_direction == AdversarialDirection::kGradient) {
     torch::Tensor input = x0.detach().requires_grad_(true);
     const torch::Tensor logits = model.forward(input);
     // margin: the decision surface falling; unlike the cross-entropy it does not saturate, so it
     // still has a gradient where a distilled model's softmax is one-hot in float32.
-    const torch::Tensor loss = config.direction_loss == "margin"
+    const torch::Tensor loss = config.direction_loss == Loss::kMargin
                                    ? -logit_margin(logits, labels).sum()
                                    : torch::cross_entropy_loss(logits, labels);
     const torch::Tensor gradient = torch::autograd::grad({loss}, {input})[0][0];
     if (!(gradient.abs().max().item<double>() > 0)) {
       throw Error("adversarial_direction",
-                  "the " + config.direction_loss + " gradient is zero at sample " +
+                  "the " + loss_names().name(config.direction_loss) +
+                      " gradient is zero at sample " +
                       std::to_string(sample_id) +
                       ": no direction (a saturated softmax? try direction_loss: margin)");
     }
     directions.adversarial =
-        config.adversarial_direction == "sign" ? gradient.sign() : gradient / gradient.norm();
-  } else if (config.adversarial_direction == "pgd") {
+        config.adversarial_direction == AdversarialDirection::kSign ? gradient.sign()
+                                                                     : gradient / gradient.norm();
+  } else if (config.adversarial_direction == AdversarialDirection::kPgd) {
     AttackConfig attack = config.pgd;
     attack.epsilon = config.epsilon;
-    AscentSettings settings;
-    settings.steps = attack.steps;
-    settings.restarts = attack.restarts;
-    settings.start = attack.effective_random_start();
-    settings.seed = attack.seed;
-    FixedStep rule(attack.effective_step_size());
-    const AscentResult result =
-        run_ascent(model, x0, Targets{labels, {}, {}}, ids, make_attack_objective(attack.loss),
-                   ThreatModel{attack.norm, attack.epsilon}, rule, settings);
+    const AscentResult result = fixed_step_ascent(model, x0, labels, ids, attack, false);
     directions.adversarial = towards(result.best_x, x0, "PGD");
   } else {
     MetricConfig metric = config.metric;
@@ -173,7 +204,7 @@ Directions landscape_directions(Classifier& model, const torch::Tensor& x0, int6
   auto generator =
       at::detail::createCPUGenerator(sample_seed(config.seed, sample_id, kRandomDirectionStream));
   const auto shape = x0.sizes().slice(1);
-  torch::Tensor random = config.random_direction == "rademacher"
+  torch::Tensor random = config.random_direction == RandomDirection::kRademacher
                              ? torch::randint(0, 2, shape, generator, torch::kFloat32) * 2 - 1
                              : torch::randn(shape, generator);
   random = random.to(x0.device(), x0.scalar_type());
@@ -183,12 +214,14 @@ Directions landscape_directions(Classifier& model, const torch::Tensor& x0, int6
   return directions;
 }
 
-torch::Tensor landscape_quantities_at(Classifier& model, const torch::Tensor& x0, int64_t label,
-                                      const torch::Tensor& points, const LandscapeConfig& config) {
+namespace {
+
+// The quantities at `points` [P, C, H, W] against the clean prediction, in chunks: [Q, P] on the
+// model's device (no copy to the host, so a GPU never waits per chunk).
+torch::Tensor quantities_on_device(Classifier& model, const torch::Tensor& clean_log_probs,
+                                   int64_t label, const torch::Tensor& points,
+                                   const LandscapeConfig& config) {
   torch::NoGradGuard no_grad;
-  model.set_training(false);
-  const torch::Tensor clean_log_probs =
-      normalized_log_probs(model.forward(x0), config.metric.normalization, config.metric.tau);
   std::vector<torch::Tensor> columns;
   for (int64_t start = 0; start < points.size(0); start += config.chunk_size) {
     const torch::Tensor chunk = points.slice(0, start, start + config.chunk_size);
@@ -209,7 +242,22 @@ torch::Tensor landscape_quantities_at(Classifier& model, const torch::Tensor& x0
         logits.argmax(1).to(logits.scalar_type()),
     }));
   }
-  return torch::cat(columns, 1).cpu();
+  return torch::cat(columns, 1);
+}
+
+torch::Tensor clean_log_probs_of(Classifier& model, const torch::Tensor& x0,
+                                 const LandscapeConfig& config) {
+  torch::NoGradGuard no_grad;
+  model.set_training(false);
+  return normalized_log_probs(model.forward(x0), config.metric.normalization, config.metric.tau);
+}
+
+}  // namespace
+
+torch::Tensor landscape_quantities_at(Classifier& model, const torch::Tensor& x0, int64_t label,
+                                      const torch::Tensor& points, const LandscapeConfig& config) {
+  return quantities_on_device(model, clean_log_probs_of(model, x0, config), label, points, config)
+      .cpu();
 }
 
 double first_zero_distance(const torch::Tensor& coordinates, const torch::Tensor& values,
@@ -241,30 +289,41 @@ LandscapeResult compute_landscape(Classifier& model, const torch::Tensor& x0, in
   const auto options = x0.options();
   const torch::Tensor d1 = result.directions.adversarial.unsqueeze(0);
   const torch::Tensor d2 = result.directions.random.unsqueeze(0);
+  const torch::Tensor clean_log_probs = clean_log_probs_of(model, x0, config);
+  result.forward_passes = 1;
   auto plane = [&](const torch::Tensor& alphas, const torch::Tensor& betas) {
     // Points are built one chunk at a time, so memory stays at chunk_size images whatever the grid.
+    const torch::Tensor alphas_on_device = alphas.to(options);
+    const torch::Tensor betas_on_device = betas.to(options);
     std::vector<torch::Tensor> parts;
     for (int64_t start = 0; start < alphas.size(0); start += config.chunk_size) {
       const torch::Tensor a =
-          alphas.slice(0, start, start + config.chunk_size).to(options).view({-1, 1, 1, 1});
+          alphas_on_device.slice(0, start, start + config.chunk_size).view({-1, 1, 1, 1});
       const torch::Tensor b =
-          betas.slice(0, start, start + config.chunk_size).to(options).view({-1, 1, 1, 1});
+          betas_on_device.slice(0, start, start + config.chunk_size).view({-1, 1, 1, 1});
       torch::Tensor points = x0 + a * d1 + b * d2;
       if (config.clip) points = points.clamp(0.0, 1.0);
-      parts.push_back(landscape_quantities_at(model, x0, label, points, config));
-      result.forward_passes += points.size(0) + 1;
+      parts.push_back(quantities_on_device(model, clean_log_probs, label, points, config));
+      result.forward_passes += points.size(0);
     }
     return torch::cat(parts, 1);
   };
   result.coordinates_1d = torch::linspace(-range, range, config.resolution_1d, torch::kFloat64);
   const torch::Tensor zeros_1d = torch::zeros_like(result.coordinates_1d);
-  result.cut_adversarial = plane(result.coordinates_1d, zeros_1d);
-  result.cut_random = plane(zeros_1d, result.coordinates_1d);
   const int64_t n = config.resolution_2d;
   result.coordinates_2d = torch::linspace(-range, range, n, torch::kFloat64);
   const torch::Tensor alphas = result.coordinates_2d.repeat_interleave(n);
   const torch::Tensor betas = result.coordinates_2d.repeat({n});
-  result.grid = plane(alphas, betas).view({-1, n, n});
+  // The two cuts and the grid, copied to the host once.
+  const torch::Tensor all = torch::cat({plane(result.coordinates_1d, zeros_1d),
+                                        plane(zeros_1d, result.coordinates_1d),
+                                        plane(alphas, betas)},
+                                       1)
+                                .cpu();
+  const int64_t n1 = config.resolution_1d;
+  result.cut_adversarial = all.slice(1, 0, n1).contiguous();
+  result.cut_random = all.slice(1, n1, 2 * n1).contiguous();
+  result.grid = all.slice(1, 2 * n1).reshape({-1, n, n}).contiguous();
 
   const int64_t decision = 1, predicted = 4;
   result.boundary_adversarial_positive =

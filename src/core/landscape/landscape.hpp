@@ -14,18 +14,24 @@
 #include <string>
 #include <vector>
 
-#include "core/attack/attacks.hpp"
+#include "core/attack/attack.hpp"
+#include "core/settings.hpp"
 #include "core/metric/robustness_metric.hpp"
 #include "core/models/classifier.hpp"
 
 namespace robustscope {
 
+// d1: sign (sign ∇x L, L∞-scaled: α is an L∞ distance) | gradient (∇x L / ‖∇x L‖₂) |
+//     pgd (δ/‖δ‖∞ towards the PGD maximiser) | metric (δ/‖δ‖∞ towards the metric's maximiser)
+enum class AdversarialDirection { kSign, kGradient, kPgd, kMetric };
+const EnumNames<AdversarialDirection>& adversarial_direction_names();
+enum class RandomDirection { kRademacher, kGaussian };
+const EnumNames<RandomDirection>& random_direction_names();
+
 struct LandscapeConfig {
-  // d1: sign (sign ∇x CE, L∞-scaled: α is an L∞ distance) | gradient (∇x CE / ‖∇x CE‖₂) |
-  //     pgd (δ/‖δ‖∞ towards the PGD maximiser) | metric (δ/‖δ‖∞ towards the metric's maximiser)
-  std::string adversarial_direction = "sign";
-  std::string direction_loss = "ce";            // sign/gradient directions: of ce | margin
-  std::string random_direction = "rademacher";  // rademacher | gaussian
+  AdversarialDirection adversarial_direction = AdversarialDirection::kSign;
+  Loss direction_loss = Loss::kCrossEntropy;  // sign/gradient directions: of ce | margin
+  RandomDirection random_direction = RandomDirection::kRademacher;
   double epsilon = 0.3;         // the reference radius: PGD/metric directions, derived numbers
   double range = 0;             // the cuts and the grid span [−range, range]; 0: 3·epsilon
   int64_t resolution_1d = 101;  // odd, so the centre is x0
@@ -33,14 +39,15 @@ struct LandscapeConfig {
   bool clip = true;             // clip points to [0,1]
   int64_t chunk_size = 1024;    // points per forward pass: the memory cap
   uint64_t seed = 0;
-  AttackConfig pgd;  // for adversarial_direction = pgd (its epsilon is set from `epsilon`)
-  MetricConfig
-      metric;  // divergence settings of the divergence surface (and of the metric direction)
+  AttackConfig pgd = make_attack_config("pgd");  // adversarial_direction pgd (ε from `epsilon`)
+  MetricConfig metric;  // the divergence surface's settings (and the metric direction's)
 
+  // Keys as in docs/landscapes.md; "pgd.<key>" and "metric.<key>" reach the nested settings.
   void set(const std::string& key, const std::string& value);
   void validate() const;
   double effective_range() const { return range > 0 ? range : 3 * epsilon; }
-  std::map<std::string, std::string> to_entries() const;
+  // Every setting with its effective value; pgd.* only for the pgd direction.
+  SettingEntries entries() const;
 };
 
 // The quantities on every point, in this order in LandscapeResult tensors.

@@ -5,8 +5,6 @@
 
 #include <cmath>
 
-#include "core/error.hpp"
-
 namespace robustscope {
 namespace {
 
@@ -18,46 +16,54 @@ torch::Tensor kl(const torch::Tensor& log_p, const torch::Tensor& log_q) {
 
 }  // namespace
 
-void validate_divergence(const std::string& kind) {
-  if (kind != "kl" && kind != "reverse-kl" && kind != "symmetric-kl" && kind != "js") {
-    throw Error("divergence",
-                "\"" + kind + "\" is unknown (known: kl, reverse-kl, symmetric-kl, js)");
-  }
+const EnumNames<Normalization>& normalization_names() {
+  static const EnumNames<Normalization> kNames({{Normalization::kNone, "none"},
+                                                {Normalization::kStandardize, "standardize"},
+                                                {Normalization::kL2, "l2"}});
+  return kNames;
 }
 
-void validate_normalization(const std::string& normalization) {
-  if (normalization != "none" && normalization != "standardize" && normalization != "l2") {
-    throw Error("normalization",
-                "\"" + normalization + "\" is unknown (known: none, standardize, l2)");
-  }
+const EnumNames<Divergence>& divergence_names() {
+  static const EnumNames<Divergence> kNames({{Divergence::kKl, "kl"},
+                                             {Divergence::kReverseKl, "reverse-kl"},
+                                             {Divergence::kSymmetricKl, "symmetric-kl"},
+                                             {Divergence::kJs, "js"}});
+  return kNames;
 }
 
-torch::Tensor normalize_logits(const torch::Tensor& logits, const std::string& normalization,
+torch::Tensor normalize_logits(const torch::Tensor& logits, Normalization normalization,
                                double tau) {
-  validate_normalization(normalization);
-  if (normalization == "standardize") {
-    const torch::Tensor centred = logits - logits.mean(1, /*keepdim=*/true);
-    return centred / (centred.pow(2).mean(1, /*keepdim=*/true).sqrt() + kTiny);
-  }
-  if (normalization == "l2") {
-    const double scale = tau > 0 ? tau : std::sqrt(static_cast<double>(logits.size(1)));
-    return scale * logits / (logits.norm(2, 1, /*keepdim=*/true) + kTiny);
+  switch (normalization) {
+    case Normalization::kStandardize: {
+      const torch::Tensor centred = logits - logits.mean(1, /*keepdim=*/true);
+      return centred / (centred.pow(2).mean(1, /*keepdim=*/true).sqrt() + kTiny);
+    }
+    case Normalization::kL2: {
+      const double scale = tau > 0 ? tau : std::sqrt(static_cast<double>(logits.size(1)));
+      return scale * logits / (logits.norm(2, 1, /*keepdim=*/true) + kTiny);
+    }
+    case Normalization::kNone:
+      break;
   }
   return logits;
 }
 
-torch::Tensor normalized_log_probs(const torch::Tensor& logits, const std::string& normalization,
+torch::Tensor normalized_log_probs(const torch::Tensor& logits, Normalization normalization,
                                    double tau) {
   return torch::log_softmax(normalize_logits(logits, normalization, tau), 1);
 }
 
 torch::Tensor divergence(const torch::Tensor& clean_log_probs,
-                         const torch::Tensor& perturbed_log_probs, const std::string& kind) {
-  validate_divergence(kind);
-  if (kind == "kl") return kl(clean_log_probs, perturbed_log_probs);
-  if (kind == "reverse-kl") return kl(perturbed_log_probs, clean_log_probs);
-  if (kind == "symmetric-kl") {
-    return kl(clean_log_probs, perturbed_log_probs) + kl(perturbed_log_probs, clean_log_probs);
+                         const torch::Tensor& perturbed_log_probs, Divergence kind) {
+  switch (kind) {
+    case Divergence::kKl:
+      return kl(clean_log_probs, perturbed_log_probs);
+    case Divergence::kReverseKl:
+      return kl(perturbed_log_probs, clean_log_probs);
+    case Divergence::kSymmetricKl:
+      return kl(clean_log_probs, perturbed_log_probs) + kl(perturbed_log_probs, clean_log_probs);
+    case Divergence::kJs:
+      break;
   }
   const torch::Tensor log_mixture =
       torch::logsumexp(torch::stack({clean_log_probs, perturbed_log_probs}), 0) - std::log(2.0);

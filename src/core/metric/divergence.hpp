@@ -6,27 +6,30 @@
 
 #include <torch/types.h>
 
-#include <string>
+#include "core/settings.hpp"
 
 namespace robustscope {
 
 // none: Z; standardize: (Z − mean Z)/std Z over classes; l2: τ·Z/||Z||₂ (τ = √K when tau <= 0).
-torch::Tensor normalize_logits(const torch::Tensor& logits, const std::string& normalization,
-                               double tau);
+enum class Normalization { kNone, kStandardize, kL2 };
+const EnumNames<Normalization>& normalization_names();
 
-// log p̃ = log_softmax(N(z)).
-torch::Tensor normalized_log_probs(const torch::Tensor& logits, const std::string& normalization,
-                                   double tau);
-
-// Per-sample divergence between distributions given as log-probabilities [N, K]:
 //   kl            KL(p ‖ q) = Σ p (log p − log q)    (p clean, q perturbed; default)
 //   reverse-kl    KL(q ‖ p)
 //   symmetric-kl  KL(p ‖ q) + KL(q ‖ p)
 //   js            ½ KL(p ‖ m) + ½ KL(q ‖ m), m = (p + q)/2
-torch::Tensor divergence(const torch::Tensor& clean_log_probs,
-                         const torch::Tensor& perturbed_log_probs, const std::string& kind);
+enum class Divergence { kKl, kReverseKl, kSymmetricKl, kJs };
+const EnumNames<Divergence>& divergence_names();
 
-void validate_divergence(const std::string& kind);
-void validate_normalization(const std::string& normalization);
+torch::Tensor normalize_logits(const torch::Tensor& logits, Normalization normalization,
+                               double tau);
+
+// log p̃ = log_softmax(N(z)).
+torch::Tensor normalized_log_probs(const torch::Tensor& logits, Normalization normalization,
+                                   double tau);
+
+// Per-sample divergence between distributions given as log-probabilities [N, K].
+torch::Tensor divergence(const torch::Tensor& clean_log_probs,
+                         const torch::Tensor& perturbed_log_probs, Divergence kind);
 
 }  // namespace robustscope

@@ -9,79 +9,65 @@
 #include "core/attack/ascent.hpp"
 #include "core/error.hpp"
 #include "core/metric/divergence.hpp"
-#include "core/settings_text.hpp"
 
 namespace robustscope {
-namespace {}  // namespace
+const SettingTable<MetricConfig>& metric_settings() {
+  static const SettingTable<MetricConfig> kTable = [] {
+    SettingTable<MetricConfig> table;
+    table.choice("divergence", &MetricConfig::divergence, divergence_names(), "D")
+        .choice("normalization", &MetricConfig::normalization, normalization_names(),
+                "logit normalisation N")
+        .number("tau", &MetricConfig::tau, "l2 normalisation scale (0: sqrt of the class count)")
+        .choice("norm", &MetricConfig::norm, norm_names(), "threat model norm")
+        .number("epsilon", &MetricConfig::epsilon, "radius ε of the ball")
+        .integer("steps", &MetricConfig::steps, "ascent steps per restart")
+        .number("step_size", &MetricConfig::step_size, "step size (0: 2.5·ε/steps)")
+        .integer("restarts", &MetricConfig::restarts, "restarts (the maximum over all is kept)")
+        .choice("random_start", &MetricConfig::random_start, random_start_names(),
+                "first iterate")
+        .number("start_scale", &MetricConfig::start_scale, "gaussian start: its scale")
+        .seed("seed", &MetricConfig::seed, "random-start seed")
+        .flag("record_trace", &MetricConfig::record_trace, "keep ψ per step");
+    return table;
+  }();
+  return kTable;
+}
 
 void MetricConfig::set(const std::string& key, const std::string& value) {
-  if (key == "divergence")
-    divergence = value;
-  else if (key == "normalization")
-    normalization = value;
-  else if (key == "tau")
-    tau = parse_number(key, value);
-  else if (key == "norm")
-    norm = parse_norm(value);
-  else if (key == "epsilon")
-    epsilon = parse_number(key, value);
-  else if (key == "steps")
-    steps = static_cast<int64_t>(parse_number(key, value));
-  else if (key == "step_size")
-    step_size = parse_number(key, value);
-  else if (key == "restarts")
-    restarts = static_cast<int64_t>(parse_number(key, value));
-  else if (key == "random_start")
-    random_start = value;
-  else if (key == "start_scale")
-    start_scale = parse_number(key, value);
-  else if (key == "seed")
-    seed = static_cast<uint64_t>(parse_number(key, value));
-  else if (key == "record_trace")
-    record_trace = value == "true" || value == "1";
-  else {
-    throw Error("metric setting",
-                "\"" + key +
-                    "\" is unknown (known: divergence, normalization, "
-                    "tau, norm, epsilon, steps, step_size, restarts, random_start, "
-                    "start_scale, seed, record_trace)");
-  }
+  metric_settings().set(*this, "metric setting", key, value);
 }
 
 void MetricConfig::validate() const {
-  validate_divergence(divergence);
-  validate_normalization(normalization);
-  if (!(tau >= 0)) throw Error("tau", "must be >= 0 (0: sqrt of the class count)");
+  if (!(tau >= 0) || !std::isfinite(tau))
+    throw Error::for_key("tau", "must be >= 0 (0: sqrt of the class count)");
   if (!(epsilon > 0) || !std::isfinite(epsilon)) {
-    throw Error("epsilon", "must be a finite number > 0, got " + format_number(epsilon));
+    throw Error::for_key("epsilon", "must be a finite number > 0, got " + format_number(epsilon));
   }
-  if (steps < 1) throw Error("steps", "must be at least 1, got " + std::to_string(steps));
-  if (!(step_size >= 0)) throw Error("step_size", "must be >= 0 (0: 2.5·epsilon/steps)");
-  if (restarts < 1) throw Error("restarts", "must be at least 1, got " + std::to_string(restarts));
-  if (parse_random_start(random_start) == RandomStart::kNone) {
-    throw Error("random_start",
-                "\"none\" cannot be used: the divergence and its gradient are "
-                "exactly zero at the clean input (known: gaussian, uniform, boundary)");
+  if (steps < 1 || steps > 1000000)
+    throw Error::for_key("steps", "must be in 1..1000000, got " + std::to_string(steps));
+  if (!(step_size >= 0) || !std::isfinite(step_size))
+    throw Error::for_key("step_size", "must be >= 0 (0: 2.5·epsilon/steps)");
+  if (restarts < 1 || restarts > 10000)
+    throw Error::for_key("restarts", "must be in 1..10000, got " + std::to_string(restarts));
+  if (random_start == RandomStart::kNone) {
+    throw Error::for_key("random_start",
+                         "\"none\" cannot be used: the divergence and its gradient are "
+                         "exactly zero at the clean input (known: gaussian, uniform, boundary)");
   }
-  if (!(start_scale > 0)) throw Error("start_scale", "must be positive");
+  if (!(start_scale > 0) || !std::isfinite(start_scale))
+    throw Error::for_key("start_scale", "must be positive");
 }
 
 double MetricConfig::effective_step_size() const {
   return step_size > 0 ? step_size : 2.5 * epsilon / static_cast<double>(steps);
 }
 
-std::map<std::string, std::string> MetricConfig::to_entries() const {
-  return {{"divergence", divergence},
-          {"normalization", normalization},
-          {"tau", format_number(tau)},
-          {"norm", norm_name(norm)},
-          {"epsilon", format_number(epsilon)},
-          {"steps", std::to_string(steps)},
-          {"step_size", format_number(effective_step_size())},
-          {"restarts", std::to_string(restarts)},
-          {"random_start", random_start},
-          {"start_scale", format_number(start_scale)},
-          {"seed", std::to_string(seed)}};
+SettingEntries MetricConfig::entries() const {
+  SettingEntries entries;
+  for (const auto& entry : metric_settings().entries())
+    if (entry.key != "record_trace") entries[entry.key] = entry.value(*this);
+  entries["step_size"] = effective_step_size();
+  return entries;
 }
 
 MetricResult compute_metric(Classifier& model, const torch::Tensor& images,
@@ -106,7 +92,7 @@ MetricResult compute_metric(Classifier& model, const torch::Tensor& images,
   AscentSettings settings;
   settings.steps = config.steps;
   settings.restarts = config.restarts;
-  settings.start = parse_random_start(config.random_start);
+  settings.start = config.random_start;
   settings.gaussian_scale = config.start_scale;
   settings.seed = config.seed;
   settings.record_trace = config.record_trace;

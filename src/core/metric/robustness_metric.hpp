@@ -13,29 +13,35 @@
 #include <vector>
 
 #include "core/attack/threat_model.hpp"
+#include "core/metric/divergence.hpp"
+#include "core/settings.hpp"
 #include "core/models/classifier.hpp"
 
 namespace robustscope {
 
 struct MetricConfig {
-  std::string divergence = "kl";              // kl | reverse-kl | symmetric-kl | js
-  std::string normalization = "standardize";  // none | standardize | l2
-  double tau = 0;                             // l2 normalisation scale; 0: √K
+  Divergence divergence = Divergence::kKl;
+  Normalization normalization = Normalization::kStandardize;
+  double tau = 0;  // l2 normalisation scale; 0: √K
   Norm norm = Norm::kLinf;
   double epsilon = 0.3;
   int64_t steps = 20;
   double step_size = 0;  // 0: 2.5·ε/steps
   int64_t restarts = 1;
-  std::string random_start = "gaussian";  // gaussian (scale·N(0,I)) | uniform | boundary
+  RandomStart random_start = RandomStart::kGaussian;  // gaussian (scale·N(0,I)) | uniform | boundary
   double start_scale = 0.001;
   uint64_t seed = 0;
   bool record_trace = false;
 
-  void set(const std::string& key, const std::string& value);  // by spec/CLI name
+  // Sets a setting by its spec/CLI name; Error naming the key on an unknown key or a bad value.
+  void set(const std::string& key, const std::string& value);
   void validate() const;
   double effective_step_size() const;
-  std::map<std::string, std::string> to_entries() const;
+  // Every setting with its effective value (record_trace, which changes no number, left out).
+  SettingEntries entries() const;
 };
+
+const SettingTable<MetricConfig>& metric_settings();
 
 struct MetricResult {
   torch::Tensor value;        // ψ per sample [N]

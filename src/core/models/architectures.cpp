@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/error.hpp"
+#include "core/settings.hpp"
 
 namespace robustscope {
 namespace nn = torch::nn;
@@ -157,12 +158,6 @@ const std::map<std::string, std::map<std::string, ArgumentRule>>& argument_rules
   return kRules;
 }
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
-
 }  // namespace
 
 std::vector<std::string> known_architectures() {
@@ -186,8 +181,8 @@ ArchitectureConfig ArchitectureConfig::for_dataset(const std::string& name, cons
 ArchitectureConfig resolve_architecture(const ArchitectureConfig& config) {
   const auto rules = argument_rules().find(config.name);
   if (rules == argument_rules().end()) {
-    throw Error("architecture",
-                "\"" + config.name + "\" is unknown (known: " + join(known_architectures()) + ")");
+    throw Error::for_key("arch", "\"" + config.name +
+                                     "\" is unknown (known: " + join(known_architectures()) + ")");
   }
   ArchitectureConfig resolved = config;
   for (const auto& [key, value] : config.arguments) {
@@ -195,24 +190,23 @@ ArchitectureConfig resolve_architecture(const ArchitectureConfig& config) {
     if (rule == rules->second.end()) {
       std::vector<std::string> allowed;
       for (const auto& [allowed_key, unused] : rules->second) allowed.push_back(allowed_key);
-      throw Error("architecture " + config.name,
-                  "argument \"" + key + "\" is unknown (known: " + join(allowed) + ")");
+      throw Error(Location::of_key(key, Location::Subject::kKeyName),
+                  "architecture " + config.name + ": argument \"" + key +
+                      "\" is unknown (known: " + join(allowed) + ")");
     }
     if (value < rule->second.min_value || value > rule->second.max_value) {
-      throw Error("architecture " + config.name, "argument " + key + "=" + std::to_string(value) +
-                                                     " is outside " +
-                                                     std::to_string(rule->second.min_value) + ".." +
-                                                     std::to_string(rule->second.max_value));
+      throw Error::for_key(key, "architecture " + config.name + ": " + std::to_string(value) +
+                                    " is outside " + std::to_string(rule->second.min_value) +
+                                    ".." + std::to_string(rule->second.max_value));
     }
   }
   for (const auto& [key, rule] : rules->second) resolved.arguments.emplace(key, rule.default_value);
   const int64_t depth = resolved.arguments.count("depth") ? resolved.arguments.at("depth") : 0;
   if (config.name == "vgg" && depth != 11 && depth != 13 && depth != 16 && depth != 19) {
-    throw Error("architecture vgg",
-                "depth=" + std::to_string(depth) + " is not one of 11, 13, 16, 19");
+    throw Error::for_key("depth", "architecture vgg: depth=" + std::to_string(depth) + " is not one of 11, 13, 16, 19");
   }
   if (config.name == "wide-resnet" && (depth - 4) % 6 != 0) {
-    throw Error("architecture wide-resnet", "depth=" + std::to_string(depth) +
+    throw Error::for_key("depth", "architecture wide-resnet: depth=" + std::to_string(depth) +
                                                 " is not of the form 6n+4 (e.g. 16, 28, 34, 40)");
   }
   const auto channels = static_cast<size_t>(config.input.channels);

@@ -5,10 +5,12 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <filesystem>
 #include <sstream>
 
 #include "core/error.hpp"
-#include "core/settings_text.hpp"
+#include "core/runtime/files.hpp"
+#include "core/settings.hpp"
 #include "core/version.hpp"
 
 namespace robustscope {
@@ -68,6 +70,8 @@ std::vector<std::pair<std::string, torch::Tensor>> named_state(torch::nn::Module
 }
 
 torch::serialize::InputArchive open_archive(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw Error(path, "no such checkpoint file");
+  if (!std::filesystem::is_regular_file(path)) throw Error(path, "is not a checkpoint file");
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path);
@@ -173,16 +177,14 @@ void save_checkpoint(const std::string& path, BuiltinClassifier& model,
   archive.write("metadata", c10::IValue(to_lines(metadata.to_entries())));
   archive.write("state_names", c10::IValue(names));
   archive.write("state", c10::IValue(tensors));
-  // Write next to the target and rename, so an interrupted save never leaves a half checkpoint.
-  const std::string partial = path + ".partial";
-  try {
-    archive.save_to(partial);
-  } catch (const c10::Error& error) {
-    throw Error(path, std::string("cannot write checkpoint: ") + error.what_without_backtrace());
-  }
-  if (std::rename(partial.c_str(), path.c_str()) != 0) {
-    throw Error(path, "cannot move the finished checkpoint into place");
-  }
+  // Written whole or not at all: an interrupted save never leaves a half checkpoint.
+  atomic_replace(path, [&archive, &path](const std::string& partial) {
+    try {
+      archive.save_to(partial);
+    } catch (const c10::Error& error) {
+      throw Error(path, std::string("cannot write checkpoint: ") + error.what_without_backtrace());
+    }
+  });
 }
 
 CheckpointMetadata read_checkpoint_metadata(const std::string& path) {

@@ -4,8 +4,11 @@
 #include "core/error.hpp"
 #include "core/models/checkpoint.hpp"
 #include "core/models/torchscript_classifier.hpp"
+#include "core/runtime/hashing.hpp"
 
 namespace robustscope {
+
+std::string model_file_hash(const ModelSource& source) { return file_hash(source.path); }
 
 std::unique_ptr<Classifier> load_classifier(const ModelSource& source, const DatasetInfo& dataset,
                                             torch::Device device) {

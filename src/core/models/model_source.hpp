@@ -15,6 +15,10 @@ struct ModelSource {
   std::string path;
 };
 
+// FNV-1a 64 of the model file's bytes (16 hex digits): what ties stored results to the exact
+// weights they were computed with.
+std::string model_file_hash(const ModelSource& source);
+
 // Loads the model onto `device` in eval mode and checks that it fits `dataset`: a checkpoint
 // trained for another data set, or a model whose output is not [N, num_classes] on the data set's
 // input shape, throws Error naming the file and both sides.

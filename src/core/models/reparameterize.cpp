@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
-#include "core/settings_text.hpp"
+#include "core/settings.hpp"
 
 namespace robustscope {
 
@@ -15,11 +15,10 @@ void Reparameterization::set(const std::string& key, const std::string& value) {
                   : key == "relu_rescale"   ? &relu_rescale
                                             : nullptr;
   if (!field)
-    throw Error("reparameterize",
-                "\"" + key + "\" is unknown (known: last_layer_scale, relu_rescale)");
+    throw Error::unknown_key("reparameterize setting", key, "last_layer_scale, relu_rescale");
   *field = parse_number(key, value);
   if (!(*field > 0) || !std::isfinite(*field))
-    throw Error(key, "must be positive and finite, got " + value);
+    throw Error::for_key(key, "must be positive and finite, got " + value);
 }
 
 std::map<std::string, std::string> Reparameterization::to_entries() const {

@@ -6,114 +6,130 @@
 #include <algorithm>
 #include <memory>
 
-#include "core/attack/ascent.hpp"
+#include "core/attack/attack_ascent.hpp"
 #include "core/attack/objectives.hpp"
 #include "core/error.hpp"
 #include "core/metric/robustness_metric.hpp"
 #include "core/runtime/device.hpp"
-#include "core/settings_text.hpp"
 
 namespace robustscope {
 
-std::vector<std::string> known_recipes() {
-  return {"natural", "fgsm", "pgd", "trades", "input-gradient", "distillation", "alp"};
+const EnumNames<Recipe>& recipe_names() {
+  static const EnumNames<Recipe> kNames({{Recipe::kNatural, "natural"},
+                                         {Recipe::kFgsm, "fgsm"},
+                                         {Recipe::kPgd, "pgd"},
+                                         {Recipe::kTrades, "trades"},
+                                         {Recipe::kInputGradient, "input-gradient"},
+                                         {Recipe::kDistillation, "distillation"},
+                                         {Recipe::kAlp, "alp"}});
+  return kNames;
 }
 
+namespace {
+
+const SettingTable<RecipeConfig>& recipe_settings() {
+  static const SettingTable<RecipeConfig> kTable = [] {
+    SettingTable<RecipeConfig> table;
+    table.choice("recipe", &RecipeConfig::name, recipe_names(), "training recipe")
+        .number("epsilon", &RecipeConfig::epsilon, "fgsm, pgd, trades, alp: L∞ radius")
+        .integer("steps", &RecipeConfig::steps, "pgd, trades, alp: inner steps")
+        .number("step_size", &RecipeConfig::step_size, "inner step (0: 2.5·ε/steps)")
+        .number("beta", &RecipeConfig::beta, "trades: weight of the KL term")
+        .number("lambda", &RecipeConfig::lambda, "input-gradient: weight of the penalty")
+        .number("temperature", &RecipeConfig::temperature, "distillation: T")
+        .number("pairing", &RecipeConfig::pairing, "alp: logit-pairing weight");
+    return table;
+  }();
+  return kTable;
+}
+
+// The settings each recipe reads (besides its name).
+std::vector<std::string> recipe_keys(Recipe recipe) {
+  switch (recipe) {
+    case Recipe::kFgsm:
+      return {"epsilon"};
+    case Recipe::kPgd:
+      return {"epsilon", "steps", "step_size"};
+    case Recipe::kTrades:
+      return {"epsilon", "steps", "step_size", "beta"};
+    case Recipe::kInputGradient:
+      return {"lambda"};
+    case Recipe::kDistillation:
+      return {"temperature"};
+    case Recipe::kAlp:
+      return {"epsilon", "steps", "step_size", "pairing"};
+    case Recipe::kNatural:
+      break;
+  }
+  return {};
+}
+
+}  // namespace
+
 bool RecipeConfig::is_key(const std::string& key) const {
-  static const std::vector<std::string> keys = {"recipe", "epsilon", "steps",       "step_size",
-                                                "beta",   "lambda",  "temperature", "pairing"};
-  return std::find(keys.begin(), keys.end(), key) != keys.end();
+  return recipe_settings().find(key) != nullptr;
 }
 
 void RecipeConfig::set(const std::string& key, const std::string& value) {
-  if (key == "recipe")
-    name = value;
-  else if (key == "epsilon")
-    epsilon = parse_number(key, value);
-  else if (key == "steps")
-    steps = parse_integer(key, value);
-  else if (key == "step_size")
-    step_size = parse_number(key, value);
-  else if (key == "beta")
-    beta = parse_number(key, value);
-  else if (key == "lambda")
-    lambda = parse_number(key, value);
-  else if (key == "temperature")
-    temperature = parse_number(key, value);
-  else if (key == "pairing")
-    pairing = parse_number(key, value);
-  else
-    throw Error("recipe setting", "\"" + key +
-                                      "\" is unknown (known: recipe, epsilon, steps, step_size, "
-                                      "beta, lambda, temperature, pairing)");
+  recipe_settings().set(*this, "recipe setting", key, value);
 }
 
 void RecipeConfig::validate() const {
-  const std::vector<std::string> known = known_recipes();
-  if (std::find(known.begin(), known.end(), name) == known.end()) {
-    std::string list;
-    for (const auto& item : known) list += (list.empty() ? "" : ", ") + item;
-    throw Error("recipe", "\"" + name + "\" is unknown (known: " + list + ")");
-  }
-  if (!(epsilon > 0)) throw Error("epsilon", "must be positive");
-  if (steps <= 0) throw Error("steps", "must be positive");
-  if (step_size < 0) throw Error("step_size", "must be >= 0 (0: 2.5·ε/steps)");
-  if (!(beta >= 0)) throw Error("beta", "must be >= 0");
-  if (!(lambda >= 0)) throw Error("lambda", "must be >= 0");
-  if (!(temperature > 0)) throw Error("temperature", "must be positive");
-  if (!(pairing >= 0)) throw Error("pairing", "must be >= 0");
+  if (!(epsilon > 0) || epsilon > 1) throw Error::for_key("epsilon", "must be in (0, 1]");
+  if (steps <= 0 || steps > 100000) throw Error::for_key("steps", "must be in 1..100000");
+  if (!(step_size >= 0)) throw Error::for_key("step_size", "must be >= 0 (0: 2.5·ε/steps)");
+  if (!(beta >= 0)) throw Error::for_key("beta", "must be >= 0");
+  if (!(lambda >= 0)) throw Error::for_key("lambda", "must be >= 0");
+  if (!(temperature > 0)) throw Error::for_key("temperature", "must be positive");
+  if (!(pairing >= 0)) throw Error::for_key("pairing", "must be >= 0");
 }
 
 std::map<std::string, std::string> RecipeConfig::to_entries() const {
-  std::map<std::string, std::string> entries = {{"name", name}};
-  const double step = step_size > 0 ? step_size : 2.5 * epsilon / static_cast<double>(steps);
-  if (name == "fgsm") entries["epsilon"] = format_number(epsilon);
-  if (name == "pgd" || name == "trades" || name == "alp") {
-    entries["epsilon"] = format_number(epsilon);
-    entries["steps"] = std::to_string(steps);
-    entries["step_size"] = format_number(step);
+  std::map<std::string, std::string> entries = {{"name", recipe_names().name(name)}};
+  for (const std::string& key : recipe_keys(name)) {
+    entries[key] = key == "step_size" ? format_number(effective_step_size())
+                                      : setting_text(recipe_settings().value(*this, key));
   }
-  if (name == "trades") entries["beta"] = format_number(beta);
-  if (name == "input-gradient") entries["lambda"] = format_number(lambda);
-  if (name == "distillation") entries["temperature"] = format_number(temperature);
-  if (name == "alp") entries["pairing"] = format_number(pairing);
   return entries;
 }
 
 namespace {
 
+// The recipe's inner attack as a registry config: L∞, ε, steps, step size, a uniform start.
+AttackConfig inner_attack(const RecipeConfig& recipe, const std::string& name, uint64_t seed) {
+  AttackConfig attack = make_attack_config(name);
+  attack.epsilon = recipe.epsilon;
+  attack.steps = recipe.steps;
+  attack.step_size = recipe.effective_step_size();
+  attack.random_start = RandomStart::kUniform;
+  attack.seed = seed;
+  return attack;
+}
+
 // Crafting sees the model in eval mode (the ascent loop sets it); training resumes afterwards.
 torch::Tensor pgd_examples(Classifier& model, const Batch& batch, const RecipeConfig& recipe,
                            uint64_t seed) {
-  ThreatModel threat{Norm::kLinf, recipe.epsilon};
-  FixedStep rule(recipe.step_size > 0 ? recipe.step_size
-                                      : 2.5 * recipe.epsilon / static_cast<double>(recipe.steps));
-  AscentSettings settings;
-  settings.steps = recipe.steps;
-  settings.start = RandomStart::kUniform;
-  settings.seed = seed;
-  Targets targets;
-  targets.labels = batch.labels;
-  const AscentResult result = run_ascent(model, batch.images, targets, batch.sample_ids,
-                                         make_attack_objective("ce"), threat, rule, settings);
+  const AscentResult result = fixed_step_ascent(model, batch.images, batch.labels,
+                                                batch.sample_ids,
+                                                inner_attack(recipe, "pgd", seed), false);
   model.set_training(true);
   return result.best_x.detach();
 }
 
-torch::Tensor fgsm_examples(Classifier& model, const Batch& batch, double epsilon) {
-  model.set_training(false);
-  torch::Tensor input = batch.images.detach().requires_grad_(true);
-  const torch::Tensor loss = torch::cross_entropy_loss(model.forward(input), batch.labels);
-  const torch::Tensor gradient = torch::autograd::grad({loss}, {input})[0];
+// FGSM-AT trains on x + ε·sign ∇x CE whether or not it fools the model: the final iterate.
+torch::Tensor fgsm_examples(Classifier& model, const Batch& batch, const RecipeConfig& recipe) {
+  const AscentResult result = fixed_step_ascent(model, batch.images, batch.labels,
+                                                batch.sample_ids,
+                                                inner_attack(recipe, "fgsm", 0), false);
   model.set_training(true);
-  return (batch.images + epsilon * gradient.sign()).clamp(0, 1).detach();
+  return result.last_x.detach();
 }
 
 torch::Tensor trades_examples(Classifier& model, const Batch& batch, const RecipeConfig& recipe,
                               uint64_t seed) {
   MetricConfig inner;  // the metric's ascent with TRADES' choices: raw KL, a small Gaussian start
-  inner.divergence = "kl";
-  inner.normalization = "none";
+  inner.divergence = Divergence::kKl;
+  inner.normalization = Normalization::kNone;
   inner.epsilon = recipe.epsilon;
   inner.steps = recipe.steps;
   inner.step_size = recipe.step_size;
@@ -130,10 +146,11 @@ TrainingObjective make_recipe_objective(const RecipeConfig& recipe, uint64_t see
   // Each call draws new random starts: the call count enters the seed.
   auto calls = std::make_shared<uint64_t>(0);
   auto next_seed = [seed, calls] { return seed * 0x9E3779B97F4A7C15ULL + ++*calls; };
-  if (recipe.name == "natural" || recipe.name == "distillation") return natural_objective();
-  if (recipe.name == "fgsm") {
+  if (recipe.name == Recipe::kNatural || recipe.name == Recipe::kDistillation)
+    return natural_objective();
+  if (recipe.name == Recipe::kFgsm) {
     return [recipe](Classifier& model, const Batch& batch) {
-      const torch::Tensor adversarial = fgsm_examples(model, batch, recipe.epsilon);
+      const torch::Tensor adversarial = fgsm_examples(model, batch, recipe);
       const torch::Tensor logits = model.forward(batch.images);
       const torch::Tensor loss =
           0.5 * torch::cross_entropy_loss(logits, batch.labels) +
@@ -141,14 +158,14 @@ TrainingObjective make_recipe_objective(const RecipeConfig& recipe, uint64_t see
       return BatchLoss{loss, logits.detach()};
     };
   }
-  if (recipe.name == "pgd") {
+  if (recipe.name == Recipe::kPgd) {
     return [recipe, next_seed](Classifier& model, const Batch& batch) {
       const torch::Tensor adversarial = pgd_examples(model, batch, recipe, next_seed());
       const torch::Tensor logits = model.forward(adversarial);
       return BatchLoss{torch::cross_entropy_loss(logits, batch.labels), logits.detach()};
     };
   }
-  if (recipe.name == "trades") {
+  if (recipe.name == Recipe::kTrades) {
     return [recipe, next_seed](Classifier& model, const Batch& batch) {
       const torch::Tensor adversarial = trades_examples(model, batch, recipe, next_seed());
       const torch::Tensor logits = model.forward(batch.images);
@@ -161,7 +178,7 @@ TrainingObjective make_recipe_objective(const RecipeConfig& recipe, uint64_t see
                        logits.detach()};
     };
   }
-  if (recipe.name == "input-gradient") {
+  if (recipe.name == Recipe::kInputGradient) {
     return [recipe](Classifier& model, const Batch& batch) {
       torch::Tensor input = batch.images.detach().requires_grad_(true);
       const torch::Tensor logits = model.forward(input);
@@ -193,9 +210,10 @@ void train_with_recipe(
     const RecipeConfig& recipe, torch::Device device,
     const std::function<void(const std::string&, const EpochReport&)>& on_epoch) {
   recipe.validate();
-  if (recipe.name != "distillation") {
+  if (recipe.name != Recipe::kDistillation) {
+    const std::string stage = recipe_names().name(recipe.name);
     train_classifier(model, data, config, make_recipe_objective(recipe, config.seed), device,
-                     [&](const EpochReport& report) { on_epoch(recipe.name, report); });
+                     [&](const EpochReport& report) { on_epoch(stage, report); });
     return;
   }
   const double temperature = recipe.temperature;

@@ -20,12 +20,16 @@
 #include <string>
 #include <vector>
 
+#include "core/settings.hpp"
 #include "core/train/trainer.hpp"
 
 namespace robustscope {
 
+enum class Recipe { kNatural, kFgsm, kPgd, kTrades, kInputGradient, kDistillation, kAlp };
+const EnumNames<Recipe>& recipe_names();
+
 struct RecipeConfig {
-  std::string name = "natural";
+  Recipe name = Recipe::kNatural;
   double epsilon = 0.3;      // fgsm, pgd, trades, alp: L∞ radius
   int64_t steps = 7;         // pgd, trades, alp: inner steps
   double step_size = 0;      // 0: 2.5·ε/steps
@@ -37,10 +41,10 @@ struct RecipeConfig {
   void set(const std::string& key, const std::string& value);  // Error on unknown key or value
   void validate() const;
   bool is_key(const std::string& key) const;
-  std::map<std::string, std::string> to_entries() const;  // only the settings the recipe uses
+  // "name" and only the settings the recipe uses, as text (checkpoint metadata).
+  std::map<std::string, std::string> to_entries() const;
+  double effective_step_size() const { return step_size > 0 ? step_size : 2.5 * epsilon / steps; }
 };
-
-std::vector<std::string> known_recipes();
 
 // The batch objective of a recipe (not distillation's, see train_with_recipe). `seed` seeds the
 // random starts of the inner maximisation; each call draws new ones.

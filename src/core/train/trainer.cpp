@@ -7,67 +7,74 @@
 #include <cmath>
 
 #include "core/error.hpp"
-#include "core/settings_text.hpp"
 
 namespace robustscope {
 
-void TrainConfig::validate() const {
-  auto fail = [](const std::string& key, const std::string& what) { throw Error(key, what); };
-  if (epochs <= 0) fail("epochs", "must be positive, got " + std::to_string(epochs));
-  if (batch_size <= 0) fail("batch_size", "must be positive, got " + std::to_string(batch_size));
-  if (optimizer != "sgd" && optimizer != "adam") {
-    fail("optimizer", "\"" + optimizer + "\" is unknown (known: sgd, adam)");
-  }
-  if (!(learning_rate > 0) || !std::isfinite(learning_rate)) {
-    fail("learning_rate", "must be positive and finite, got " + std::to_string(learning_rate));
-  }
-  if (!(momentum >= 0 && momentum < 1)) fail("momentum", "must be in [0, 1)");
-  if (!(weight_decay >= 0) || !std::isfinite(weight_decay)) fail("weight_decay", "must be >= 0");
-  if (schedule != "constant" && schedule != "step" && schedule != "cosine") {
-    fail("schedule", "\"" + schedule + "\" is unknown (known: constant, step, cosine)");
-  }
+const EnumNames<Optimizer>& optimizer_names() {
+  static const EnumNames<Optimizer> kNames({{Optimizer::kSgd, "sgd"}, {Optimizer::kAdam, "adam"}});
+  return kNames;
 }
 
-bool TrainConfig::is_key(const std::string& key) const { return to_entries().count(key) > 0; }
+const EnumNames<Schedule>& schedule_names() {
+  static const EnumNames<Schedule> kNames(
+      {{Schedule::kConstant, "constant"}, {Schedule::kStep, "step"}, {Schedule::kCosine, "cosine"}});
+  return kNames;
+}
+
+namespace {
+
+const SettingTable<TrainConfig>& train_settings() {
+  static const SettingTable<TrainConfig> kTable = [] {
+    SettingTable<TrainConfig> table;
+    table.integer("epochs", &TrainConfig::epochs, "epochs")
+        .integer("batch_size", &TrainConfig::batch_size, "batch size")
+        .choice("optimizer", &TrainConfig::optimizer, optimizer_names(), "optimizer")
+        .number("learning_rate", &TrainConfig::learning_rate, "peak learning rate")
+        .number("momentum", &TrainConfig::momentum, "SGD momentum")
+        .number("weight_decay", &TrainConfig::weight_decay, "L2 weight decay")
+        .choice("schedule", &TrainConfig::schedule, schedule_names(), "learning-rate schedule")
+        .seed("seed", &TrainConfig::seed, "initialisation and shuffling seed");
+    return table;
+  }();
+  return kTable;
+}
+
+}  // namespace
+
+void TrainConfig::validate() const {
+  if (epochs <= 0 || epochs > 100000)
+    throw Error::for_key("epochs", "must be in 1..100000, got " + std::to_string(epochs));
+  if (batch_size <= 0 || batch_size > (int64_t{1} << 24))
+    throw Error::for_key("batch_size", "must be in 1..16777216, got " + std::to_string(batch_size));
+  if (!(learning_rate > 0) || !std::isfinite(learning_rate))
+    throw Error::for_key("learning_rate",
+                         "must be positive and finite, got " + format_number(learning_rate));
+  if (!(momentum >= 0 && momentum < 1)) throw Error::for_key("momentum", "must be in [0, 1)");
+  if (!(weight_decay >= 0) || !std::isfinite(weight_decay))
+    throw Error::for_key("weight_decay", "must be >= 0");
+}
+
+bool TrainConfig::is_key(const std::string& key) const {
+  return train_settings().find(key) != nullptr;
+}
 
 void TrainConfig::set(const std::string& key, const std::string& value) {
-  if (key == "epochs")
-    epochs = parse_integer(key, value);
-  else if (key == "batch_size")
-    batch_size = parse_integer(key, value);
-  else if (key == "optimizer")
-    optimizer = value;
-  else if (key == "learning_rate")
-    learning_rate = parse_number(key, value);
-  else if (key == "momentum")
-    momentum = parse_number(key, value);
-  else if (key == "weight_decay")
-    weight_decay = parse_number(key, value);
-  else if (key == "schedule")
-    schedule = value;
-  else if (key == "seed")
-    seed = static_cast<uint64_t>(parse_integer(key, value));
-  else
-    throw Error("training setting", "\"" + key + "\" is unknown");
+  train_settings().set(*this, "training setting", key, value);
 }
 
 std::map<std::string, std::string> TrainConfig::to_entries() const {
-  return {{"epochs", std::to_string(epochs)},
-          {"batch_size", std::to_string(batch_size)},
-          {"optimizer", optimizer},
-          {"learning_rate", c10::str(learning_rate)},
-          {"momentum", c10::str(momentum)},
-          {"weight_decay", c10::str(weight_decay)},
-          {"schedule", schedule},
-          {"seed", std::to_string(seed)}};
+  std::map<std::string, std::string> entries;
+  for (const auto& entry : train_settings().entries())
+    entries[entry.key] = setting_text(entry.value(*this));
+  return entries;
 }
 
 double scheduled_learning_rate(const TrainConfig& config, int64_t step, int64_t total_steps) {
   const double progress =
       static_cast<double>(step) / static_cast<double>(std::max<int64_t>(total_steps, 1));
-  if (config.schedule == "cosine")
+  if (config.schedule == Schedule::kCosine)
     return config.learning_rate * 0.5 * (1.0 + std::cos(M_PI * progress));
-  if (config.schedule == "step") {
+  if (config.schedule == Schedule::kStep) {
     return config.learning_rate * (progress < 0.5 ? 1.0 : progress < 0.75 ? 0.1 : 0.01);
   }
   return config.learning_rate;
@@ -84,7 +91,7 @@ namespace {
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& config,
                                                         std::vector<torch::Tensor> parameters) {
-  if (config.optimizer == "adam") {
+  if (config.optimizer == Optimizer::kAdam) {
     return std::make_unique<torch::optim::Adam>(
         parameters,
         torch::optim::AdamOptions(config.learning_rate).weight_decay(config.weight_decay));
@@ -112,8 +119,11 @@ void train_classifier(BuiltinClassifier& model, const Dataset& data, const Train
     model.set_training(true);
     const Batches batches(data, config.batch_size, device,
                           config.seed * 1000003ULL + static_cast<uint64_t>(epoch));
-    double loss_sum = 0;
-    int64_t correct = 0;
+    // Summed on the device, read once at the end of the epoch.
+    const auto sum_options = torch::TensorOptions().dtype(torch::kFloat64).device(device);
+    torch::Tensor loss_sum = torch::zeros({}, sum_options);
+    torch::Tensor correct = torch::zeros({}, sum_options.dtype(torch::kInt64));
+    torch::Tensor first_bad_batch = torch::full({}, -1, sum_options.dtype(torch::kInt64));
     double learning_rate = config.learning_rate;
     for (int64_t b = 0; b < batches.count(); ++b, ++step) {
       const Batch batch = batches[b];
@@ -121,22 +131,26 @@ void train_classifier(BuiltinClassifier& model, const Dataset& data, const Train
       for (auto& group : optimizer->param_groups()) group.options().set_lr(learning_rate);
       optimizer->zero_grad();
       const BatchLoss result = objective(model, batch);
-      const double loss = result.loss.item<double>();
-      if (!std::isfinite(loss)) {
-        throw Error("training", "loss became " + std::to_string(loss) + " at epoch " +
-                                    std::to_string(epoch) + ", batch " + std::to_string(b) +
-                                    " (lower the learning rate)");
-      }
+      const torch::Tensor loss = result.loss.detach();
+      first_bad_batch = torch::where((first_bad_batch < 0) & loss.isfinite().logical_not(),
+                                     torch::full_like(first_bad_batch, b), first_bad_batch);
       result.loss.backward();
       optimizer->step();
-      loss_sum += loss * static_cast<double>(batch.labels.size(0));
-      correct += result.logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+      loss_sum += loss.to(torch::kFloat64) * static_cast<double>(batch.labels.size(0));
+      correct += result.logits.argmax(1).eq(batch.labels).sum();
+    }
+    const int64_t bad_batch = first_bad_batch.item<int64_t>();
+    if (bad_batch >= 0) {
+      throw Error("training", "the loss became NaN or infinite at epoch " + std::to_string(epoch) +
+                                  ", batch " + std::to_string(bad_batch) +
+                                  " (lower the learning rate)");
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double samples = static_cast<double>(data.size());
-    on_epoch({epoch, config.epochs, loss_sum / samples, static_cast<double>(correct) / samples,
-              learning_rate, seconds, samples / seconds});
+    on_epoch({epoch, config.epochs, loss_sum.item<double>() / samples,
+              static_cast<double>(correct.item<int64_t>()) / samples, learning_rate, seconds,
+              samples / seconds});
   }
   model.set_training(false);
 }

@@ -11,17 +11,23 @@
 
 #include "core/data/dataset.hpp"
 #include "core/models/architectures.hpp"
+#include "core/settings.hpp"
 
 namespace robustscope {
+
+enum class Optimizer { kSgd, kAdam };  // sgd (with momentum) | adam
+const EnumNames<Optimizer>& optimizer_names();
+enum class Schedule { kConstant, kStep, kCosine };  // step: x0.1 at 50% and 75% of the iterations
+const EnumNames<Schedule>& schedule_names();
 
 struct TrainConfig {
   int64_t epochs = 10;
   int64_t batch_size = 128;
-  std::string optimizer = "sgd";  // sgd (with momentum) | adam
+  Optimizer optimizer = Optimizer::kSgd;
   double learning_rate = 0.05;
   double momentum = 0.9;  // sgd only
   double weight_decay = 5e-4;
-  std::string schedule = "cosine";  // constant | step (x0.1 at 50% and 75%) | cosine
+  Schedule schedule = Schedule::kCosine;
   uint64_t seed = 0;
 
   // Throws Error naming the first invalid field.
@@ -59,7 +65,9 @@ struct EpochReport {
 
 // Trains `model` on `data`. Deterministic on the CPU for a given seed and thread count: the shuffle
 // of epoch e is drawn from (seed, e); weights are initialised by whoever built the model
-// (seed_all() before construction). A NaN or infinite loss stops training with an Error.
+// (seed_all() before construction). A NaN or infinite loss stops training with an Error naming the
+// epoch and batch, found at the end of the epoch: losses and accuracies are summed on the device and
+// read once per epoch, so a GPU never waits for the host within an epoch.
 void train_classifier(BuiltinClassifier& model, const Dataset& data, const TrainConfig& config,
                       const TrainingObjective& objective, torch::Device device,
                       const std::function<void(const EpochReport&)>& on_epoch);

@@ -8,7 +8,7 @@
 #include "core/data/dataset.hpp"
 #include "core/error.hpp"
 #include "core/runtime/device.hpp"
-#include "core/settings_text.hpp"
+#include "core/settings.hpp"
 
 namespace robustscope {
 
@@ -45,17 +45,28 @@ CheckpointMetadata run_training_job(const TrainingJob& job, const std::string& d
   const Dataset test = load_dataset(job.dataset, data_dir, "test");
   seed_all(job.config.seed);
   BuiltinClassifier model(job.architecture);
-  log("train " + model.description() + " by " + job.recipe.name + " on " +
+  log("train " + model.description() + " by " + recipe_names().name(job.recipe.name) + " on " +
       std::to_string(train.size()) + " " + job.dataset + " samples, " +
       std::to_string(model.parameter_count()) + " parameters");
+  // Distillation trains two networks (teacher, then student): twice the epochs.
+  const int64_t total_epochs =
+      job.config.epochs * (job.recipe.name == Recipe::kDistillation ? 2 : 1);
+  int64_t epochs_done = 0;
+  double elapsed = 0;
   train_with_recipe(model, train, job.config, job.recipe, device,
                     [&](const std::string& stage, const EpochReport& r) {
-                      char line[256];
+                      ++epochs_done;
+                      elapsed += r.seconds;
+                      const double left =
+                          elapsed / static_cast<double>(epochs_done) *
+                          static_cast<double>(total_epochs - epochs_done);
+                      char line[320];
                       std::snprintf(line, sizeof(line),
                                     "%-8s epoch %3ld/%ld  loss %.4f  train acc %.4f  lr %.5f  "
-                                    "%.1f s  %.0f samples/s",
+                                    "%.1f s  %.0f samples/s | %.0f s elapsed, ~%.0f s left",
                                     stage.c_str(), r.epoch, r.epochs, r.loss, r.train_accuracy,
-                                    r.learning_rate, r.seconds, r.samples_per_second);
+                                    r.learning_rate, r.seconds, r.samples_per_second, elapsed,
+                                    left);
                       log(line);
                     });
   CheckpointMetadata metadata;

@@ -1,56 +1,70 @@
-// One task: the core's evaluations on a shard of samples, packed into a Record.
+// One task: a procedure on a shard of samples, packed into a Record.
 #include "engine/run/task_runner.hpp"
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "core/error.hpp"
-#include "core/eval/dataset_evaluation.hpp"
-#include "core/landscape/landscape.hpp"
 #include "core/models/architectures.hpp"
 #include "core/models/model_source.hpp"
-#include "engine/store/landscape_store.hpp"
+#include "engine/store/schema.hpp"
 
 namespace robustscope {
 
 void add_task_attributes(Record& record, const ExperimentSpec& spec, const Task& task) {
   const ModelSpec& model = spec.models[task.model];
   const Procedure& procedure = spec.procedures[task.procedure];
-  record.set("key", task.key);
-  record.set("setting_key", task.setting_key);
-  record.set("id", task.id);
-  record.set("kind", procedure.kind);
-  record.set("model", model.name);
-  record.set("model_path", model.source.path);
+  record.set(schema::kKey, task.key);
+  record.set(schema::kSettingKey, task.setting_key);
+  record.set(schema::kId, task.id);
+  record.set(schema::kKind, std::string(procedure.kind()));
+  record.set(schema::kModel, model.name);
+  record.set(schema::kModelFile, model.source.path);
+  record.set(schema::kModelFileHash, model.content_hash);
   for (const auto& [key, value] : model.reparameterization.to_entries())
-    record.set("model_reparameterization." + key, value);
-  record.set("dataset", model.dataset);
-  record.set("split", spec.samples.split);
-  record.set("shard", task.shard);
-  record.set("first_sample", task.first_sample);
-  record.set("sample_count", task.sample_count);
-  record.set("seed", static_cast<int64_t>(task.seed));
-  for (const auto& [key, value] : procedure.entries()) record.set("setting." + key, value);
+    record.set(schema::kReparameterizationPrefix + key, value);
+  record.set(schema::kDataset, model.dataset);
+  record.set(schema::kSplit, spec.samples.split);
+  record.set(schema::kShard, task.shard);
+  record.set(schema::kFirstSample, task.first_sample);
+  record.set(schema::kSampleCount, task.sample_count);
+  record.set(schema::kBatchSize, spec.samples.batch_size);
+  record.set(schema::kSeed, static_cast<int64_t>(task.seed));
+  for (const auto& [key, value] : procedure.entries())
+    record.set(schema::kSettingPrefix + key, value);
+}
+
+std::unique_ptr<Classifier> load_spec_model(const ModelSpec& spec, torch::Device device) {
+  std::unique_ptr<Classifier> model =
+      load_classifier(spec.source, dataset_info(spec.dataset), device);
+  if (!spec.reparameterization.is_identity()) {
+    auto* builtin = dynamic_cast<BuiltinClassifier*>(model.get());
+    if (!builtin) throw Error(spec.location, "reparameterize needs a built-in model");
+    reparameterize(*builtin, spec.reparameterization);
+  }
+  return model;
 }
 
 TaskRunner::TaskRunner(const ExperimentSpec& spec, torch::Device device)
     : spec_(spec), device_(device) {}
 
 Classifier& TaskRunner::model(size_t index) {
-  if (index != model_index_) {
-    model_.reset();  // one model in memory at a time
-    const ModelSpec& spec = spec_.models[index];
-    model_ = load_classifier(spec.source, dataset_info(spec.dataset), device_);
-    if (!spec.reparameterization.is_identity()) {
-      auto* builtin = dynamic_cast<BuiltinClassifier*>(model_.get());
-      if (!builtin) throw Error(spec.location, "reparameterize needs a built-in model");
-      reparameterize(*builtin, spec.reparameterization);
+  model_use_order_.erase(std::remove(model_use_order_.begin(), model_use_order_.end(), index),
+                         model_use_order_.end());
+  model_use_order_.push_back(index);
+  auto found = models_.find(index);
+  if (found == models_.end()) {
+    // Memory holds two models at most: the least recently used one goes first.
+    while (models_.size() >= 2) {
+      models_.erase(model_use_order_.front());
+      model_use_order_.erase(model_use_order_.begin());
     }
-    model_index_ = index;
+    found = models_.emplace(index, load_spec_model(spec_.models[index], device_)).first;
     ++models_loaded_;
   }
-  return *model_;
+  return *found->second;
 }
 
 const Dataset& TaskRunner::dataset(const std::string& name) {
@@ -64,27 +78,26 @@ Record TaskRunner::run(const Task& task) {
   const auto start = std::chrono::steady_clock::now();
   Record record;
   try {
-    record = compute(task);
-    record.set("status", std::string("completed"));
-    record.set("message", std::string());
+    compute(task, record);
+    record.set(schema::kStatus, schema::task_status_names().name(schema::TaskStatus::kCompleted));
+    record.set(schema::kMessage, std::string());
   } catch (const std::exception& error) {
     record = Record();
-    record.set("status", std::string("failed"));
-    record.set("message", std::string(error.what()));
+    record.set(schema::kStatus, schema::task_status_names().name(schema::TaskStatus::kFailed));
+    record.set(schema::kMessage, std::string(error.what()));
   }
   add_task_attributes(record, spec_, task);
-  record.set("seconds",
+  record.set(schema::kSeconds,
              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return record;
 }
 
-Record TaskRunner::compute(const Task& task) {
+void TaskRunner::compute(const Task& task, Record& record) {
   const Procedure& procedure = spec_.procedures[task.procedure];
-  Record record;
-  record.datasets["sample_ids"] =
+  record.datasets[schema::kSampleIds] =
       torch::arange(task.first_sample, task.first_sample + task.sample_count, torch::kInt64);
   int64_t forward = 0, forward_backward = 0;
-  if (procedure.kind != "noop") {
+  if (procedure.needs_model()) {
     const ModelSpec& model_spec = spec_.models[task.model];
     const Dataset& all = dataset(model_spec.dataset);
     if (task.first_sample + task.sample_count > all.size()) {
@@ -96,54 +109,22 @@ Record TaskRunner::compute(const Task& task) {
     }
     const Dataset data = all.slice(task.first_sample, task.sample_count);
     Classifier& model = this->model(task.model);
-    record.set("model_description", model.description());
-    record.datasets["labels"] = data.labels;
-    const int64_t batch = spec_.samples.batch_size;
-    if (procedure.kind == "metric") {
-      MetricConfig config = procedure.metric;
-      config.seed = task.seed;
-      const MetricEvaluation result = evaluate_metric(model, data, config, batch, device_);
-      record.datasets["psi"] = result.value;
-      record.datasets["clean_class"] = result.clean_class;
-      record.datasets["worst_class"] = result.worst_class;
-      record.datasets["best_step"] = result.best_step;
-      forward = result.forward_passes;
-      forward_backward = result.forward_backward_passes;
-    } else if (procedure.kind == "attack" || procedure.kind == "ensemble") {
-      std::vector<AttackConfig> attacks = procedure.attacks;
-      for (AttackConfig& attack : attacks) attack.seed = task.seed;
-      const AttackEvaluation result = evaluate_attacks(model, data, attacks, batch, device_);
-      record.datasets["broken"] = result.broken;
-      record.datasets["perturbation_norm"] = result.perturbation_norm;
-      record.datasets["margin"] = result.margin;
-      if (procedure.kind == "ensemble") record.datasets["broken_by"] = result.broken_by;
-      forward = result.forward_passes;
-      forward_backward = result.forward_backward_passes;
-    } else if (procedure.kind == "landscape") {
-      LandscapeConfig config = procedure.landscape;
-      config.seed = task.seed;
-      config.pgd.seed = task.seed;
-      config.metric.seed = task.seed;
-      add_landscape_settings(record, config);
-      for (int64_t i = 0; i < data.size(); ++i) {
-        const int64_t sample_id = data.first_sample + i;
-        const torch::Tensor x0 = data.images[i].unsqueeze(0).to(device_);
-        const int64_t label = data.labels[i].item<int64_t>();
-        int64_t clean_class = 0;
-        {
-          torch::NoGradGuard no_grad;
-          clean_class = model.forward(x0).argmax(1).item<int64_t>();
-        }
-        const LandscapeResult result = compute_landscape(model, x0, label, sample_id, config);
-        add_landscape_sample(record, sample_id, label, clean_class, result);
-        forward += result.forward_passes + 1;
-        forward_backward += result.forward_backward_passes;
-      }
-    }
+    record.set(schema::kModelDescription, model.description());
+    record.datasets[schema::kLabels] = data.labels;
+    TaskContext context{model, data, device_, spec_.samples.batch_size, task.seed,
+                        [this](const std::string& name) -> Classifier& {
+                          for (size_t m = 0; m < spec_.models.size(); ++m)
+                            if (spec_.models[m].name == name) return this->model(m);
+                          throw Error("model", "\"" + name + "\" is not a model of the spec");
+                        }};
+    procedure.run(context, record);
+    forward = context.forward_passes;
+    forward_backward = context.forward_backward_passes;
+    for (const auto& [name, value] : procedure_headline(procedure.kind(), record))
+      record.set(schema::kHeadlinePrefix + name, value);
   }
-  record.set("forward_passes", forward);
-  record.set("forward_backward_passes", forward_backward);
-  return record;
+  record.set(schema::kForwardPasses, forward);
+  record.set(schema::kForwardBackwardPasses, forward_backward);
 }
 
 }  // namespace robustscope

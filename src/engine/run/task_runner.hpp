@@ -1,6 +1,7 @@
 // Runs one planned task on this process's device and returns its Record. Knows nothing of MPI: the
-// coordinator's local worker thread and every worker rank use it alike. Keeps the last model and
-// the loaded data sets, so consecutive tasks of one model load it once.
+// coordinator's local worker thread and every worker rank use it alike. Keeps the models it loaded
+// (the task's model and a transfer substitute) and the data sets, so consecutive tasks of one model
+// load it once.
 #pragma once
 
 #include <torch/types.h>
@@ -11,7 +12,7 @@
 
 #include "core/data/dataset.hpp"
 #include "core/models/classifier.hpp"
-#include "engine/spec/experiment_spec.hpp"
+#include "engine/spec/task_plan.hpp"
 #include "engine/store/record.hpp"
 
 namespace robustscope {
@@ -23,22 +24,27 @@ class TaskRunner {
   // Never throws for a task's own failure: the Record then has status "failed" and the message.
   Record run(const Task& task);
 
+  // The model of spec.models[index], loaded (and reparameterised) on this runner's device.
+  Classifier& model(size_t index);
+  // The split of the spec's selection for `dataset`, loaded once.
+  const Dataset& dataset(const std::string& name);
   int64_t models_loaded() const { return models_loaded_; }
 
  private:
-  Record compute(const Task& task);
-  Classifier& model(size_t index);
-  const Dataset& dataset(const std::string& name);
+  void compute(const Task& task, Record& record);
 
   const ExperimentSpec& spec_;
   torch::Device device_;
-  size_t model_index_ = static_cast<size_t>(-1);
-  std::unique_ptr<Classifier> model_;
+  std::map<size_t, std::unique_ptr<Classifier>> models_;  // at most two: a model, a substitute
+  std::vector<size_t> model_use_order_;
   int64_t models_loaded_ = 0;
   std::map<std::string, Dataset> datasets_;
 };
 
 // The attributes every task Record carries besides its results (key, setting, shard, seed, …).
 void add_task_attributes(Record& record, const ExperimentSpec& spec, const Task& task);
+
+// Loads a model of the spec as every task sees it: checked against its data set, reparameterised.
+std::unique_ptr<Classifier> load_spec_model(const ModelSpec& model, torch::Device device);
 
 }  // namespace robustscope

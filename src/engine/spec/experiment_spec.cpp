@@ -1,21 +1,16 @@
-// YAML experiment specs: strict parsing (every error names file:line:column), grid expansion, and
-// the task plan.
+// YAML experiment specs: strict parsing (every error names file:line:column) and grid expansion.
 #include "engine/spec/experiment_spec.hpp"
 
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cmath>
-#include <filesystem>
-#include <fstream>
+#include <cstdlib>
 #include <set>
-#include <sstream>
 
 #include "core/data/dataset.hpp"
 #include "core/error.hpp"
-#include "core/models/architectures.hpp"
-#include "core/models/checkpoint.hpp"
-#include "core/settings_text.hpp"
+#include "core/runtime/files.hpp"
+#include "core/settings.hpp"
 #include "core/train/training_job.hpp"
 
 namespace robustscope {
@@ -32,7 +27,16 @@ class SpecReader {
     return path_ + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
   }
   [[noreturn]] void fail(const YAML::Node& node, const std::string& what) const {
-    throw Error(where(node), what);
+    const YAML::Mark mark = node.Mark();
+    if (mark.is_null()) throw Error(path_, what);
+    throw Error(Location{path_, mark.line + 1, mark.column + 1, "", Location::Subject::kValue},
+                what);
+  }
+  // An error of a setting (its key and message) placed at `node`.
+  [[noreturn]] void fail(const YAML::Node& node, const Error& error) const {
+    const YAML::Mark mark = node.Mark();
+    if (mark.is_null()) throw Error(path_, error.what());
+    throw error.at(path_, mark.line + 1, mark.column + 1);
   }
 
   // The keys of a map, refusing duplicates and keys outside `allowed`.
@@ -43,18 +47,17 @@ class SpecReader {
     for (const auto& item : map) {
       const std::string key = scalar(item.first, what + " key");
       if (!seen.insert(key).second) fail(item.first, "duplicate key \"" + key + "\" in " + what);
-      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-        std::string list;
-        for (const auto& name : allowed) list += (list.empty() ? "" : ", ") + name;
-        fail(item.first, "unknown key \"" + key + "\" in " + what + " (allowed: " + list + ")");
-      }
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+        fail(item.first,
+             "unknown key \"" + key + "\" in " + what + " (allowed: " + join(allowed) + ")");
     }
   }
   std::string scalar(const YAML::Node& node, const std::string& what) const {
     if (!node.IsScalar()) fail(node, what + " must be a single value, not a list or a map");
     return node.Scalar();
   }
-  int64_t integer(const YAML::Node& node, const std::string& what, int64_t minimum) const {
+  int64_t integer(const YAML::Node& node, const std::string& what, int64_t minimum,
+                  int64_t maximum = std::numeric_limits<int64_t>::max()) const {
     const std::string text = scalar(node, what);
     int64_t value = 0;
     try {
@@ -62,11 +65,22 @@ class SpecReader {
     } catch (const Error& error) {
       fail(node, error.what());
     }
-    if (value < minimum)
-      fail(node,
-           what + " = " + text + " is out of range (at least " + std::to_string(minimum) + ")");
+    if (value < minimum || value > maximum)
+      fail(node, what + " = " + text + " is out of range (" +
+                     (maximum == std::numeric_limits<int64_t>::max()
+                          ? "at least " + std::to_string(minimum)
+                          : std::to_string(minimum) + ".." + std::to_string(maximum)) +
+                     ")");
     return value;
   }
+  uint64_t seed(const YAML::Node& node, const std::string& what) const {
+    try {
+      return parse_seed(what, scalar(node, what));
+    } catch (const Error& error) {
+      fail(node, error.what());
+    }
+  }
+  const std::string& path() const { return path_; }
 
  private:
   std::string path_;
@@ -88,8 +102,11 @@ using GridPoint = std::vector<GridValue>;
 
 void collect_axes(const SpecReader& reader, const YAML::Node& map, const std::string& prefix,
                   const std::set<std::string>& reserved, std::vector<GridAxis>& axes) {
+  std::set<std::string> seen;
   for (const auto& item : map) {
-    const std::string key = prefix + reader.scalar(item.first, "setting name");
+    const std::string name = reader.scalar(item.first, "setting name");
+    if (!seen.insert(name).second) reader.fail(item.first, "duplicate key \"" + name + "\"");
+    const std::string key = prefix + name;
     if (reserved.count(key)) continue;
     const YAML::Node& value = item.second;
     if (value.IsMap()) {
@@ -111,6 +128,18 @@ void collect_axes(const SpecReader& reader, const YAML::Node& map, const std::st
   }
 }
 
+// How many settings the axes expand into, counted before anything is built.
+int64_t grid_size(const std::vector<GridAxis>& axes) {
+  int64_t size = 1;
+  for (const GridAxis& axis : axes) {
+    const int64_t values = static_cast<int64_t>(axis.values.size());
+    size = size > std::numeric_limits<int64_t>::max() / values
+               ? std::numeric_limits<int64_t>::max()
+               : size * values;
+  }
+  return size;
+}
+
 // The Cartesian product of the axes, in the spec's key order (the last key varies fastest).
 std::vector<GridPoint> expand(const std::vector<GridAxis>& axes) {
   std::vector<GridPoint> points(1);
@@ -127,34 +156,28 @@ std::vector<GridPoint> expand(const std::vector<GridAxis>& axes) {
   return points;
 }
 
-// Applies one grid point to a config through its set(key, text). An unknown key is reported at
-// the key, a bad value at the value.
-template <typename Config>
-void apply(const SpecReader& reader, Config& config, const GridPoint& point) {
-  for (const GridValue& item : point) {
-    try {
-      config.set(item.key, item.value.Scalar());
-    } catch (const Error& error) {
-      const bool unknown_key = std::string(error.what())
-                                   .find("\"" + item.key.substr(item.key.rfind('.') + 1) +
-                                         "\" is unknown") != std::string::npos;
-      reader.fail(unknown_key ? item.key_node : item.value, error.what());
-    }
+// Sets one grid value through `set(key, text)`: an unknown key is reported at the key, a bad value
+// at the value.
+template <typename Set>
+void apply(const SpecReader& reader, const GridValue& item, Set&& set) {
+  try {
+    set(item.key, item.value.Scalar());
+  } catch (const Error& error) {
+    const bool about_key = error.location().subject == Location::Subject::kKeyName;
+    reader.fail(about_key ? item.key_node : item.value, error);
   }
 }
 
-// Validates a whole setting; the error is placed at the key it names when the point has it.
-template <typename Config>
-void validate(const SpecReader& reader, const Config& config, const YAML::Node& entry,
-              const GridPoint& point) {
+// Runs `check` on a whole setting; an error about a key of the point is placed at its value.
+template <typename Check>
+void check_setting(const SpecReader& reader, const YAML::Node& entry, const GridPoint& point,
+                   Check&& check) {
   try {
-    config.validate();
+    check();
   } catch (const Error& error) {
-    for (const GridValue& item : point) {
-      const std::string leaf = item.key.substr(item.key.rfind('.') + 1);
-      if (error.where() == item.key || error.where() == leaf) reader.fail(item.value, error.what());
-    }
-    reader.fail(entry, error.what());
+    for (const GridValue& item : point)
+      if (item.key == error.location().key) reader.fail(item.value, error);
+    reader.fail(entry, error);
   }
 }
 
@@ -168,121 +191,213 @@ std::vector<YAML::Node> as_list(const YAML::Node& node) {
   return items;
 }
 
-void check_attack_name(const SpecReader& reader, const YAML::Node& node) {
-  const std::vector<std::string> known = known_attacks();
-  for (const YAML::Node& value :
-       node.IsSequence() ? as_list(node) : std::vector<YAML::Node>{node}) {
-    const std::string name = reader.scalar(value, "attack name");
-    if (std::find(known.begin(), known.end(), name) == known.end()) {
-      std::string list;
-      for (const auto& item : known) list += (list.empty() ? "" : ", ") + item;
-      reader.fail(value, "unknown attack \"" + name + "\" (known: " + list + ")");
-    }
+std::string attack_name(const SpecReader& reader, const YAML::Node& node) {
+  const std::string name = reader.scalar(node, "attack name");
+  try {
+    find_attack(name);
+  } catch (const Error& error) {
+    reader.fail(node, "unknown attack \"" + name + "\" (known: " + join(known_attacks()) + ")");
   }
+  return name;
 }
 
-// cw-l2 is an L2 attack: its norm defaults to l2 unless the spec says otherwise.
-AttackConfig attack_defaults(const std::string& name) {
-  AttackConfig config;
-  config.name = name;
-  if (name == "cw-l2") config.norm = Norm::kL2;
-  return config;
-}
+// Parses the procedures, counting each entry's grid before expanding it.
+class ProcedureParser {
+ public:
+  ProcedureParser(const SpecReader& reader, ExperimentSpec& spec) : reader_(reader), spec_(spec) {}
 
-void parse_procedures(const SpecReader& reader, const YAML::Node& node, ExperimentSpec& spec) {
-  reader.check_keys(node, "procedures", {"metric", "attacks", "ensembles", "landscape", "noop"});
-  auto add = [&](Procedure procedure, const YAML::Node& at) {
-    procedure.location = reader.where(at);
-    spec.procedures.push_back(std::move(procedure));
-  };
-  if (node["metric"]) {
-    for (const YAML::Node& entry : as_list(node["metric"])) {
-      if (!entry.IsMap()) reader.fail(entry, "metric must be a map of settings or a list of maps");
-      std::vector<GridAxis> axes;
-      collect_axes(reader, entry, "", {}, axes);
-      for (const auto& point : expand(axes)) {
-        Procedure procedure;
-        procedure.kind = "metric";
-        apply(reader, procedure.metric, point);
-        validate(reader, procedure.metric, entry, point);
-        add(procedure, entry);
-      }
+  void parse(const YAML::Node& node) {
+    reader_.check_keys(node, "procedures",
+                       {"metric", "attacks", "ensembles", "transfers", "landscape", "noop"});
+    if (node["metric"]) {
+      for (const YAML::Node& entry : as_list(node["metric"])) metric(entry);
+    }
+    if (node["attacks"]) {
+      if (!node["attacks"].IsSequence())
+        reader_.fail(node["attacks"], "attacks must be a list of maps, each with a name");
+      for (const YAML::Node& entry : node["attacks"]) attack(entry);
+    }
+    if (node["ensembles"]) {
+      if (!node["ensembles"].IsSequence())
+        reader_.fail(node["ensembles"], "ensembles must be a list of maps with members");
+      for (const YAML::Node& entry : node["ensembles"]) ensemble(entry);
+    }
+    if (node["transfers"]) {
+      if (!node["transfers"].IsSequence())
+        reader_.fail(node["transfers"],
+                     "transfers must be a list of maps, each with a substitute and a name");
+      for (const YAML::Node& entry : node["transfers"]) transfer(entry);
+    }
+    if (node["landscape"]) {
+      for (const YAML::Node& entry : as_list(node["landscape"])) landscape(entry);
+    }
+    if (node["noop"]) {
+      reader_.check_keys(node["noop"], "noop", {"enabled"});
+      add(Procedure{NoopProcedure{}, std::nullopt, reader_.where(node["noop"])}, {});
+    }
+    if (spec_.procedures.empty()) reader_.fail(node, "procedures names none");
+  }
+
+ private:
+  // The axes of an entry, refusing a grid that would exceed the task limit before building it.
+  std::vector<GridAxis> axes_of(const YAML::Node& entry, const std::set<std::string>& reserved) {
+    std::vector<GridAxis> axes;
+    collect_axes(reader_, entry, "", reserved, axes);
+    const int64_t size = grid_size(axes);
+    settings_ = size > spec_.max_tasks - settings_ ? spec_.max_tasks + 1 : settings_ + size;
+    if (settings_ > spec_.max_tasks)
+      reader_.fail(entry, "the procedures expand to more than " +
+                              std::to_string(spec_.max_tasks) +
+                              " settings (limits: {max_tasks: N} raises the limit)");
+    return axes;
+  }
+
+  // The explicit seed of a grid point, when it has one.
+  std::optional<uint64_t> seed_of(const GridPoint& point) {
+    for (const GridValue& item : point)
+      if (item.key == "seed") return reader_.seed(item.value, "seed");
+    return std::nullopt;
+  }
+
+  void add(Procedure procedure, const GridPoint& point) {
+    std::map<std::string, std::string> locations;
+    for (const GridValue& item : point) locations[item.key] = reader_.where(item.value);
+    spec_.procedures.push_back(std::move(procedure));
+    spec_.setting_locations.push_back(std::move(locations));
+  }
+
+  void metric(const YAML::Node& entry) {
+    if (!entry.IsMap()) reader_.fail(entry, "metric must be a map of settings or a list of maps");
+    for (const GridPoint& point : expand(axes_of(entry, {}))) {
+      MetricProcedure procedure;
+      for (const GridValue& item : point)
+        apply(reader_, item, [&](const std::string& key, const std::string& text) {
+          procedure.config.set(key, text);
+        });
+      check_setting(reader_, entry, point, [&] { procedure.config.validate(); });
+      add(Procedure{procedure, seed_of(point), reader_.where(entry)}, point);
     }
   }
-  if (node["attacks"]) {
-    const YAML::Node list = node["attacks"];
-    if (!list.IsSequence()) reader.fail(list, "attacks must be a list of maps, each with a name");
-    for (const YAML::Node& entry : list) {
-      if (!entry.IsMap() || !entry["name"])
-        reader.fail(entry, "each attack needs a name (e.g. {name: pgd, epsilon: 0.3})");
-      check_attack_name(reader, entry["name"]);
-      std::vector<GridAxis> axes;
-      collect_axes(reader, entry, "", {}, axes);
-      for (const auto& point : expand(axes)) {
-        Procedure procedure;
-        procedure.kind = "attack";
-        AttackConfig config;
-        for (const GridValue& item : point)
-          if (item.key == "name") config = attack_defaults(item.value.Scalar());
-        apply(reader, config, point);
-        validate(reader, config, entry, point);
-        procedure.attacks.push_back(config);
-        add(procedure, entry);
+
+  void attack(const YAML::Node& entry) {
+    if (!entry.IsMap() || !entry["name"])
+      reader_.fail(entry, "each attack needs a name (e.g. {name: pgd, epsilon: 0.3})");
+    for (const YAML::Node& name : as_list(entry["name"])) attack_name(reader_, name);
+    for (const GridPoint& point : expand(axes_of(entry, {}))) {
+      AttackProcedure procedure;
+      for (const GridValue& item : point)
+        if (item.key == "name") procedure.config = make_attack_config(item.value.Scalar());
+      for (const GridValue& item : point) {
+        if (item.key == "name") continue;
+        apply(reader_, item, [&](const std::string& key, const std::string& text) {
+          set_attack_setting(procedure.config, key, text);
+        });
       }
+      check_setting(reader_, entry, point, [&] { validate_attack(procedure.config); });
+      add(Procedure{procedure, seed_of(point), reader_.where(entry)}, point);
     }
   }
-  if (node["ensembles"]) {
-    const YAML::Node list = node["ensembles"];
-    if (!list.IsSequence()) reader.fail(list, "ensembles must be a list of maps with members");
-    for (const YAML::Node& entry : list) {
-      if (!entry.IsMap() || !entry["members"] || !entry["members"].IsSequence())
-        reader.fail(entry, "an ensemble needs members: a list of attack names");
-      check_attack_name(reader, entry["members"]);
-      std::vector<GridAxis> axes;
-      collect_axes(reader, entry, "", {"members"}, axes);
-      for (const auto& point : expand(axes)) {
-        Procedure procedure;
-        procedure.kind = "ensemble";
-        for (const YAML::Node& member : entry["members"]) {
-          AttackConfig config = attack_defaults(member.Scalar());
-          apply(reader, config, point);  // shared settings (epsilon, norm, steps, …)
-          validate(reader, config, member, point);
-          procedure.attacks.push_back(config);
+
+  // Shared settings apply to every member that reads them; a key no member reads is an error.
+  void ensemble(const YAML::Node& entry) {
+    if (!entry.IsMap() || !entry["members"] || !entry["members"].IsSequence())
+      reader_.fail(entry, "an ensemble needs members: a list of attack names");
+    std::vector<std::string> names;
+    for (const YAML::Node& member : entry["members"])
+      names.push_back(attack_name(reader_, member));
+    for (const GridPoint& point : expand(axes_of(entry, {"members"}))) {
+      EnsembleProcedure procedure;
+      for (const std::string& name : names) procedure.members.push_back(make_attack_config(name));
+      for (const GridValue& item : point) {
+        bool used = false;
+        for (AttackConfig& member : procedure.members) {
+          if (!attack_reads(member.name, item.key)) continue;
+          used = true;
+          apply(reader_, item, [&](const std::string& key, const std::string& text) {
+            set_attack_setting(member, key, text);
+          });
         }
-        add(procedure, entry);
+        if (!used) {
+          if (!attack_settings().find(item.key))
+            reader_.fail(item.key_node, Error::unknown_key("attack setting", item.key,
+                                                           join(attack_settings().keys())));
+          reader_.fail(item.key_node,
+                       "no member of the ensemble (" + join(names) + ") uses \"" + item.key + "\"");
+        }
       }
+      size_t index = 0;
+      for (const AttackConfig& member : procedure.members) {
+        const YAML::Node member_node = entry["members"][index++];
+        check_setting(reader_, member_node, point, [&] { validate_attack(member); });
+      }
+      add(Procedure{procedure, seed_of(point), reader_.where(entry)}, point);
     }
   }
-  if (node["landscape"]) {
-    for (const YAML::Node& entry : as_list(node["landscape"])) {
-      if (!entry.IsMap()) reader.fail(entry, "landscape must be a map of settings or a list");
-      std::vector<GridAxis> axes;
-      collect_axes(reader, entry, "", {"samples"}, axes);
-      for (const auto& point : expand(axes)) {
-        Procedure procedure;
-        procedure.kind = "landscape";
-        if (entry["samples"])
-          procedure.sample_limit = reader.integer(entry["samples"], "landscape samples", 1);
-        apply(reader, procedure.landscape, point);
-        validate(reader, procedure.landscape, entry, point);
-        add(procedure, entry);
+
+  void transfer(const YAML::Node& entry) {
+    if (!entry.IsMap() || !entry["name"] || !entry["substitute"])
+      reader_.fail(entry,
+                   "a transfer needs a substitute (a model of the spec) and a name (the attack "
+                   "crafted on it), e.g. {substitute: natural, name: pgd, epsilon: 0.3}");
+    for (const YAML::Node& name : as_list(entry["name"])) attack_name(reader_, name);
+    for (const GridPoint& point : expand(axes_of(entry, {}))) {
+      TransferProcedure procedure;
+      for (const GridValue& item : point) {
+        if (item.key == "name") procedure.crafting = make_attack_config(item.value.Scalar());
+        if (item.key == "substitute") {
+          procedure.substitute = item.value.Scalar();
+          const bool known = std::any_of(
+              spec_.models.begin(), spec_.models.end(),
+              [&](const ModelSpec& model) { return model.name == procedure.substitute; });
+          if (!known) {
+            std::vector<std::string> models;
+            for (const ModelSpec& model : spec_.models) models.push_back(model.name);
+            reader_.fail(item.value, "substitute \"" + procedure.substitute +
+                                         "\" is not a model of the spec (models: " +
+                                         join(models) + ")");
+          }
+        }
       }
+      for (const GridValue& item : point) {
+        if (item.key == "name" || item.key == "substitute") continue;
+        apply(reader_, item, [&](const std::string& key, const std::string& text) {
+          set_attack_setting(procedure.crafting, key, text);
+        });
+      }
+      check_setting(reader_, entry, point, [&] { validate_attack(procedure.crafting); });
+      add(Procedure{procedure, seed_of(point), reader_.where(entry)}, point);
     }
   }
-  if (node["noop"]) {
-    // Tasks that only return their sample ids: the coordinator's overhead, measured.
-    reader.check_keys(node["noop"], "noop", {"enabled"});
-    Procedure procedure;
-    procedure.kind = "noop";
-    add(procedure, node["noop"]);
+
+  void landscape(const YAML::Node& entry) {
+    if (!entry.IsMap()) reader_.fail(entry, "landscape must be a map of settings or a list");
+    int64_t sample_limit = 0;
+    if (entry["samples"])
+      sample_limit = reader_.integer(entry["samples"], "landscape samples", 1, 1000000);
+    for (const GridPoint& point : expand(axes_of(entry, {"samples"}))) {
+      LandscapeProcedure procedure;
+      procedure.sample_limit = sample_limit;
+      for (const GridValue& item : point)
+        apply(reader_, item, [&](const std::string& key, const std::string& text) {
+          procedure.config.set(key, text);
+        });
+      check_setting(reader_, entry, point, [&] { procedure.config.validate(); });
+      add(Procedure{procedure, seed_of(point), reader_.where(entry)}, point);
+    }
   }
-  if (spec.procedures.empty()) reader.fail(node, "procedures names none");
-}
+
+  const SpecReader& reader_;
+  ExperimentSpec& spec_;
+  int64_t settings_ = 0;
+};
+
+const std::vector<std::string> kTrainLocationKeys = {"arch"};
 
 void parse_models(const SpecReader& reader, const YAML::Node& node, ExperimentSpec& spec) {
   if (!node.IsSequence() || node.size() == 0)
     reader.fail(node, "models must be a non-empty list of maps");
   std::set<std::string> names;
+  std::map<std::string, const YAML::Node> trained_paths;  // checkpoint path → its train: map
   for (const YAML::Node& entry : node) {
     reader.check_keys(entry, "model",
                       {"name", "checkpoint", "torchscript", "dataset", "train", "reparameterize"});
@@ -290,14 +405,15 @@ void parse_models(const SpecReader& reader, const YAML::Node& node, ExperimentSp
     model.location = reader.where(entry);
     if (!entry["name"]) reader.fail(entry, "a model needs a name");
     model.name = reader.scalar(entry["name"], "model name");
-    if (model.name.empty() || model.name.find_first_of("/|=,") != std::string::npos)
-      reader.fail(entry["name"], "a model name must be non-empty without / | = ,");
+    if (model.name.empty() || model.name.find_first_of("/|=,@ ") != std::string::npos)
+      reader.fail(entry["name"], "a model name must be non-empty without / | = , @ or spaces");
     if (!names.insert(model.name).second)
       reader.fail(entry["name"], "duplicate model name \"" + model.name + "\"");
     if (!!entry["checkpoint"] == !!entry["torchscript"])
       reader.fail(entry, "model " + model.name + " needs exactly one of checkpoint, torchscript");
     model.source.kind = entry["checkpoint"] ? "checkpoint" : "torchscript";
     model.source.path = reader.scalar(entry[model.source.kind], model.source.kind);
+    if (model.source.path.empty()) reader.fail(entry[model.source.kind], "the path is empty");
     if (entry["dataset"]) {
       model.dataset = reader.scalar(entry["dataset"], "dataset");
       try {
@@ -305,32 +421,46 @@ void parse_models(const SpecReader& reader, const YAML::Node& node, ExperimentSp
       } catch (const Error& error) {
         reader.fail(entry["dataset"], error.what());
       }
-    } else if (model.source.kind == "checkpoint" && std::filesystem::exists(model.source.path)) {
-      try {
-        model.dataset = read_checkpoint_metadata(model.source.path).dataset;
-      } catch (const Error& error) {
-        reader.fail(entry["checkpoint"], error.what());
-      }
-    } else {
-      reader.fail(entry, "model " + model.name +
-                             ": dataset is required (mnist | cifar10) unless the checkpoint "
-                             "exists and names it");
+    } else if (model.source.kind == "torchscript") {
+      reader.fail(entry, "model " + model.name + ": a TorchScript model needs its dataset");
     }
     if (entry["train"]) {
       const YAML::Node train = entry["train"];
       if (!train.IsMap()) reader.fail(train, "train must be a map of training settings");
-      for (const auto& item : train)
-        model.training[reader.scalar(item.first, "train key")] =
-            reader.scalar(item.second, "train setting");
+      if (model.source.kind != "checkpoint")
+        reader.fail(train, "train: makes a checkpoint; it cannot go with torchscript:");
+      if (model.dataset.empty())
+        reader.fail(entry, "model " + model.name + ": train: needs the model's dataset");
+      std::set<std::string> seen;
+      for (const auto& item : train) {
+        const std::string key = reader.scalar(item.first, "train key");
+        if (!seen.insert(key).second) reader.fail(item.first, "duplicate key \"" + key + "\"");
+        model.training[key] = reader.scalar(item.second, "train setting");
+      }
       try {
         TrainingJob::from_settings(model.training, model.dataset);
       } catch (const Error& error) {
-        // Point at the offending key's value when the error names it.
-        for (const auto& item : train)
-          if (error.where() == item.first.Scalar() ||
-              (error.where() == "architecture" && item.first.Scalar() == "arch"))
-            reader.fail(item.second, error.what());
-        reader.fail(train, error.what());
+        // Place the error at the key it is about.
+        for (const auto& item : train) {
+          const std::string key = item.first.Scalar();
+          if (key == error.location().key)
+            reader.fail(error.location().subject == Location::Subject::kKeyName ? item.first
+                                                                                : item.second,
+                        error);
+        }
+        reader.fail(train, error);
+      }
+      // Two entries that train one checkpoint file must train it the same way.
+      const auto [earlier, inserted] = trained_paths.emplace(model.source.path, train);
+      if (!inserted) {
+        const ModelSpec* other = nullptr;
+        for (const ModelSpec& candidate : spec.models)
+          if (candidate.source.path == model.source.path && !candidate.training.empty())
+            other = &candidate;
+        if (other && (other->training != model.training || other->dataset != model.dataset))
+          reader.fail(train, "model " + model.name + " trains " + model.source.path +
+                                 " with other settings than model " + other->name + " (" +
+                                 other->location + "): one file cannot hold both");
       }
     }
     if (entry["reparameterize"]) {
@@ -340,7 +470,7 @@ void parse_models(const SpecReader& reader, const YAML::Node& node, ExperimentSp
         try {
           model.reparameterization.set(item.first.Scalar(), reader.scalar(item.second, "value"));
         } catch (const Error& error) {
-          reader.fail(item.second, error.what());
+          reader.fail(item.second, error);
         }
       }
       if (model.source.kind != "checkpoint")
@@ -350,54 +480,15 @@ void parse_models(const SpecReader& reader, const YAML::Node& node, ExperimentSp
   }
 }
 
-uint64_t fnv1a(const std::string& text, uint64_t hash = 14695981039346656037ULL) {
-  for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ULL;
-  return hash;
-}
-
 }  // namespace
 
-std::string text_hash(const std::string& text) {
-  char hex[17];
-  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(fnv1a(text)));
-  return hex;
-}
-
-uint64_t derive_seed(uint64_t seed, const std::string& text) {
-  // splitmix64 of the mixed hash: nearby seeds give unrelated streams. Kept below 2^63 so it fits
-  // the int64 attributes and settings it is written to.
-  uint64_t z = fnv1a(text) ^ (seed * 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return (z ^ (z >> 31)) >> 1;
-}
-
-std::map<std::string, std::string> Procedure::entries() const {
-  std::map<std::string, std::string> all;
-  if (kind == "metric") {
-    all = metric.to_entries();
-  } else if (kind == "attack") {
-    all = attacks.front().to_entries();
-  } else if (kind == "ensemble") {
-    for (size_t m = 0; m < attacks.size(); ++m)
-      for (const auto& [key, value] : attacks[m].to_entries())
-        all[std::to_string(m + 1) + "." + key] = value;
-  } else if (kind == "landscape") {
-    all = landscape.to_entries();
-    all["samples"] = std::to_string(sample_limit);
+const ModelSpec& ExperimentSpec::model(const std::string& name) const {
+  std::vector<std::string> names;
+  for (const ModelSpec& model : models) {
+    if (model.name == name) return model;
+    names.push_back(model.name);
   }
-  return all;
-}
-
-std::string Procedure::key() const {
-  std::string text;
-  for (const auto& [key, value] : entries()) {
-    const bool is_seed =
-        key == "seed" || (key.size() > 5 && key.compare(key.size() - 5, 5, ".seed") == 0);
-    if (is_seed && value == "0") continue;  // the default: the derived task seed takes its place
-    text += (text.empty() ? "" : ",") + key + "=" + value;
-  }
-  return kind + "(" + text + ")";
+  throw Error::unknown_key("model", name, join(names));
 }
 
 ExperimentSpec parse_spec(const std::string& text, const std::string& path) {
@@ -406,34 +497,35 @@ ExperimentSpec parse_spec(const std::string& text, const std::string& path) {
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& error) {
-    throw Error(path + ":" + std::to_string(error.mark.line + 1) + ":" +
-                    std::to_string(error.mark.column + 1),
+    throw Error(Location{path, error.mark.line + 1, error.mark.column + 1, "",
+                         Location::Subject::kValue},
                 "malformed YAML: " + error.msg);
   }
   if (!root.IsMap()) throw Error(path, "a spec is a YAML map (name:, models:, procedures:, …)");
-  reader.check_keys(
-      root, "the spec",
-      {"name", "seed", "device", "threads", "output", "data", "samples", "models", "procedures"});
+  reader.check_keys(root, "the spec",
+                    {"name", "seed", "device", "threads", "output", "data", "samples", "limits",
+                     "models", "procedures"});
   ExperimentSpec spec;
   spec.path = path;
   spec.text = text;
+  spec.data_dir = default_data_dir();
   for (const char* required : {"name", "output", "samples", "models", "procedures"})
     if (!root[required]) reader.fail(root, std::string("the spec needs \"") + required + "\"");
   spec.name = reader.scalar(root["name"], "name");
   spec.output = reader.scalar(root["output"], "output");
   if (spec.output.empty()) reader.fail(root["output"], "output must name an HDF5 file");
-  if (root["seed"]) spec.seed = static_cast<uint64_t>(reader.integer(root["seed"], "seed", 0));
+  if (root["seed"]) spec.seed = reader.seed(root["seed"], "seed");
   if (root["threads"])
-    spec.threads = static_cast<int>(reader.integer(root["threads"], "threads", 0));
+    spec.threads = static_cast<int>(reader.integer(root["threads"], "threads", 0, 1 << 20));
   if (root["device"]) {
     spec.device = reader.scalar(root["device"], "device");
     const bool valid = spec.device == "auto" || spec.device == "cpu" || spec.device == "cuda" ||
                        (spec.device.rfind("cuda:", 0) == 0 && spec.device.size() > 5 &&
+                        spec.device.size() < 9 &&
                         spec.device.find_first_not_of("0123456789", 5) == std::string::npos);
     if (!valid)
-      reader.fail(root["device"], "device \"" + spec.device +
-                                      "\" (allowed: auto, cpu, cuda, "
-                                      "cuda:<index>)");
+      reader.fail(root["device"],
+                  "device \"" + spec.device + "\" (allowed: auto, cpu, cuda, cuda:<index>)");
   }
   if (root["data"]) {
     const YAML::Node data = root["data"];
@@ -445,111 +537,38 @@ ExperimentSpec parse_spec(const std::string& text, const std::string& path) {
         reader.fail(data["split"], "split \"" + spec.samples.split + "\" (allowed: train, test)");
     }
   }
+  if (root["limits"]) {
+    reader.check_keys(root["limits"], "limits", {"max_tasks"});
+    if (root["limits"]["max_tasks"])
+      spec.max_tasks = reader.integer(root["limits"]["max_tasks"], "max_tasks", 1,
+                                      int64_t{1} << 40);
+  }
   const YAML::Node samples = root["samples"];
   reader.check_keys(samples, "samples", {"offset", "count", "shard_size", "batch_size"});
   if (!samples["count"]) reader.fail(samples, "samples needs count (how many samples to use)");
-  spec.samples.count = reader.integer(samples["count"], "samples count", 1);
-  if (samples["offset"]) spec.samples.offset = reader.integer(samples["offset"], "offset", 0);
-  if (samples["shard_size"])
-    spec.samples.shard_size = reader.integer(samples["shard_size"], "shard_size", 1);
+  constexpr int64_t kMostSamples = int64_t{1} << 31;
+  spec.samples.count = reader.integer(samples["count"], "samples count", 1, kMostSamples);
+  if (samples["offset"])
+    spec.samples.offset = reader.integer(samples["offset"], "offset", 0, kMostSamples);
   if (samples["batch_size"])
-    spec.samples.batch_size = reader.integer(samples["batch_size"], "batch_size", 1);
+    spec.samples.batch_size = reader.integer(samples["batch_size"], "batch_size", 1, 1 << 24);
+  if (samples["shard_size"])
+    spec.samples.shard_size = reader.integer(samples["shard_size"], "shard_size", 1, kMostSamples);
+  if (spec.samples.shard_size % spec.samples.batch_size != 0) {
+    reader.fail(samples["shard_size"] ? samples["shard_size"] : samples,
+                "shard_size (" + std::to_string(spec.samples.shard_size) +
+                    ") must be a multiple of batch_size (" +
+                    std::to_string(spec.samples.batch_size) +
+                    "): batches then begin at the same samples however the selection is "
+                    "sharded, which keeps every number independent of the sharding");
+  }
   parse_models(reader, root["models"], spec);
-  parse_procedures(reader, root["procedures"], spec);
+  ProcedureParser(reader, spec).parse(root["procedures"]);
   return spec;
 }
 
 ExperimentSpec load_spec(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path, "cannot open the spec");
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_spec(text.str(), path);
-}
-
-void check_spec_files(const ExperimentSpec& spec) {
-  const bool needs_models =
-      std::any_of(spec.procedures.begin(), spec.procedures.end(),
-                  [](const Procedure& procedure) { return procedure.kind != "noop"; });
-  if (!needs_models) return;
-  for (const ModelSpec& model : spec.models) {
-    if (!std::filesystem::exists(model.source.path)) {
-      throw Error(model.location,
-                  "model " + model.name + ": " + model.source.kind + " file " + model.source.path +
-                      " does not exist" +
-                      (model.training.empty()
-                           ? std::string(" (and it has no train: settings)")
-                           : " (train it first: robustscope prepare " + spec.path + ")"));
-    }
-  }
-}
-
-std::vector<Task> plan_tasks(const ExperimentSpec& spec) {
-  std::vector<Task> tasks;
-  for (size_t m = 0; m < spec.models.size(); ++m) {
-    for (size_t p = 0; p < spec.procedures.size(); ++p) {
-      const Procedure& procedure = spec.procedures[p];
-      int64_t count = spec.samples.count;
-      if (procedure.kind == "landscape" && procedure.sample_limit > 0)
-        count = std::min(count, procedure.sample_limit);
-      Task task;
-      task.model = m;
-      task.procedure = p;
-      task.setting_key = "model=" + spec.models[m].name + "|" + procedure.key();
-      task.seed = derive_seed(spec.seed, task.setting_key);
-      for (int64_t first = 0, shard = 0; first < count; first += spec.samples.shard_size, ++shard) {
-        task.shard = shard;
-        task.first_sample = spec.samples.offset + first;
-        task.sample_count = std::min(spec.samples.shard_size, count - first);
-        task.key = task.setting_key + "|samples=" + std::to_string(task.first_sample) + "+" +
-                   std::to_string(task.sample_count);
-        task.id = text_hash(task.key);
-        tasks.push_back(task);
-      }
-    }
-  }
-  return tasks;
-}
-
-TaskCost estimate_cost(const ExperimentSpec& spec, const Task& task) {
-  const Procedure& procedure = spec.procedures[task.procedure];
-  const double n = static_cast<double>(task.sample_count);
-  auto attack_cost = [](const AttackConfig& attack) {
-    TaskCost cost{2, 0};  // the clean prediction and the final evaluation
-    if (attack.name == "fgsm") {
-      cost.forward_backward = 1;
-    } else if (attack.name == "cw-l2") {
-      cost.forward_backward = static_cast<double>(attack.binary_search_steps * attack.steps);
-    } else if (attack.name == "apgd-t") {
-      cost.forward_backward = static_cast<double>(attack.target_classes * attack.steps);
-    } else {
-      cost.forward_backward = static_cast<double>(attack.restarts * attack.steps);
-    }
-    return cost;
-  };
-  TaskCost cost;
-  if (procedure.kind == "metric") {
-    const MetricConfig& metric = procedure.metric;
-    cost = {1.0 + metric.restarts, static_cast<double>(metric.restarts * metric.steps)};
-  } else if (procedure.kind == "attack") {
-    cost = attack_cost(procedure.attacks.front());
-  } else if (procedure.kind == "ensemble") {
-    // An upper bound: every member on every sample (members skip the points already broken).
-    for (const AttackConfig& attack : procedure.attacks) {
-      const TaskCost member = attack_cost(attack);
-      cost.forward += member.forward;
-      cost.forward_backward += member.forward_backward;
-    }
-  } else if (procedure.kind == "landscape") {
-    const LandscapeConfig& landscape = procedure.landscape;
-    cost.forward = 1.0 + 2.0 * landscape.resolution_1d +
-                   static_cast<double>(landscape.resolution_2d * landscape.resolution_2d);
-    const std::string& direction = landscape.adversarial_direction;
-    cost.forward_backward = direction == "pgd"      ? landscape.pgd.steps
-                            : direction == "metric" ? landscape.metric.steps
-                                                    : 1.0;
-  }
-  return {cost.forward * n, cost.forward_backward * n};
+  return parse_spec(read_text_file(path, kMaxSpecBytes), path);
 }
 
 }  // namespace robustscope

@@ -86,7 +86,17 @@ Hdf5File::Hdf5File(const std::string& path, Mode mode) : path_(path) {
 }
 
 Hdf5File::~Hdf5File() {
-  if (file_ >= 0) H5Fclose(file_);
+  if (file_ >= 0) {
+    H5Fclose(file_);
+    H5Eclear2(H5E_DEFAULT);
+  }
+}
+
+void Hdf5File::close() {
+  if (file_ < 0) return;
+  const hid_t file = file_;
+  file_ = -1;
+  if (H5Fclose(file) < 0) fail(path_, "/", "cannot finish writing the file (disk full?)");
 }
 
 void Hdf5File::flush() {
@@ -177,13 +187,13 @@ void Hdf5File::write_attribute(const std::string& object_path, const std::string
   Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   if (const auto* text = std::get_if<std::string>(&value)) {
     Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-    H5Tset_size(type.get(), std::max<size_t>(text->size(), 1));
+    H5Tset_size(type.get(), H5T_VARIABLE);
     H5Tset_cset(type.get(), H5T_CSET_UTF8);
     Handle attribute(
         H5Acreate2(object.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
         H5Aclose);
-    const std::string stored = text->empty() ? std::string(1, '\0') : *text;
-    if (!attribute.valid() || H5Awrite(attribute.get(), type.get(), stored.data()) < 0) {
+    const char* data = text->c_str();
+    if (!attribute.valid() || H5Awrite(attribute.get(), type.get(), &data) < 0) {
       fail(path_, object_path, "cannot write attribute " + name);
     }
     return;
@@ -210,6 +220,14 @@ AttributeValue Hdf5File::read_attribute(const std::string& object_path,
   Handle type(H5Aget_type(attribute.get()), H5Tclose);
   const H5T_class_t type_class = H5Tget_class(type.get());
   if (type_class == H5T_STRING) {
+    if (H5Tis_variable_str(type.get()) > 0) {
+      char* data = nullptr;
+      if (H5Aread(attribute.get(), type.get(), &data) < 0)
+        fail(path_, object_path, "cannot read attribute " + name);
+      const std::string text = data ? data : "";
+      H5free_memory(data);
+      return text;
+    }
     std::string text(H5Tget_size(type.get()), '\0');
     if (H5Aread(attribute.get(), type.get(), text.data()) < 0)
       fail(path_, object_path, "cannot read attribute " + name);
@@ -217,11 +235,14 @@ AttributeValue Hdf5File::read_attribute(const std::string& object_path,
   }
   if (type_class == H5T_FLOAT) {
     double number = 0;
-    H5Aread(attribute.get(), H5T_NATIVE_DOUBLE, &number);
+    if (H5Aread(attribute.get(), H5T_NATIVE_DOUBLE, &number) < 0)
+      fail(path_, object_path, "cannot read attribute " + name);
     return number;
   }
+  if (type_class != H5T_INTEGER) fail(path_, object_path, "attribute " + name + " is not text or a number");
   int64_t number = 0;
-  H5Aread(attribute.get(), H5T_NATIVE_INT64, &number);
+  if (H5Aread(attribute.get(), H5T_NATIVE_INT64, &number) < 0)
+    fail(path_, object_path, "cannot read attribute " + name);
   return number;
 }
 

@@ -31,11 +31,15 @@ class Hdf5File {
   torch::Tensor read_tensor(const std::string& object_path) const;
   void create_group(const std::string& object_path);
   bool exists(const std::string& object_path) const;
-  // Attributes on a group or dataset ("/" is the root).
+  // Attributes on a group or dataset ("/" is the root). Text is stored as variable-length UTF-8
+  // (h5py reads it as str), numbers as float64 or int64.
   void write_attribute(const std::string& object_path, const std::string& name,
                        const AttributeValue& value);
   AttributeValue read_attribute(const std::string& object_path, const std::string& name) const;
   void flush();
+  // Closes the file, flushing what is left; Error when that fails (a full disk). The destructor
+  // closes quietly when this was not called.
+  void close();
 
   struct Child {
     std::string name;

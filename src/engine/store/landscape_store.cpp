@@ -12,12 +12,12 @@ void add_landscape_settings(Record& record, const LandscapeConfig& config) {
   for (const auto& name : landscape_quantities())
     quantities += (quantities.empty() ? "" : ",") + name;
   record.set("quantities", quantities);
-  for (const auto& [key, value] : config.to_entries()) record.set("landscape." + key, value);
+  for (const auto& [key, value] : config.entries()) record.set("landscape." + key, value);
 }
 
 void add_landscape_file_header(Record& record,
                                const std::map<std::string, std::string>& provenance) {
-  record.set("schema", std::string(kLandscapeSchema));
+  record.set(schema::kSchema, std::string(schema::kLandscape));
   record.set("code_version", code_version());
   record.set("libtorch_version", libtorch_version());
   record.set("hdf5_version", hdf5_version());

@@ -8,10 +8,9 @@
 
 #include "core/landscape/landscape.hpp"
 #include "engine/store/record.hpp"
+#include "engine/store/schema.hpp"
 
 namespace robustscope {
-
-constexpr const char* kLandscapeSchema = "robustscope-landscape/1";
 
 // The settings as attributes of the record's own group ("landscape.<key>"), with the quantity
 // names.

@@ -1,7 +1,7 @@
 // A Record is what one task (or one run) leaves behind: named tensors and attributes, addressed by
 // paths relative to the record's group ("" is the group itself, "samples/7/grid" a dataset below
-// it). One implementation writes a Record to HDF5 and reads it back, one checksums it, and one
-// turns it into bytes for MPI: tasks, landscapes and run records all go through them.
+// it). One implementation writes a Record to HDF5 and reads it back, and one checksums it: tasks,
+// landscapes, models and run records all go through them.
 #pragma once
 
 #include <torch/types.h>
@@ -22,11 +22,14 @@ struct Record {
   void set(const std::string& name, const AttributeValue& value, const std::string& path = "") {
     attributes[path][name] = value;
   }
-  // The attribute `name` of the record's own group; Error naming it when absent or of another type.
-  const std::string& text(const std::string& name) const;
-  double number(const std::string& name) const;
-  int64_t integer(const std::string& name) const;
-  bool has(const std::string& name) const;
+  // The attribute `name` of the group `path` ("" the record's own); Error naming it when absent or
+  // of another type.
+  const std::string& text(const std::string& name, const std::string& path = "") const;
+  double number(const std::string& name, const std::string& path = "") const;
+  int64_t integer(const std::string& name, const std::string& path = "") const;
+  bool has(const std::string& name, const std::string& path = "") const;
+  // A dataset; Error naming it when absent.
+  const torch::Tensor& dataset(const std::string& path) const;
 };
 
 // FNV-1a 64 over every dataset's path, type, shape and bytes, in path order: what resume compares
@@ -38,12 +41,10 @@ void write_record(Hdf5File& file, const std::string& base, const Record& record)
 // Reads every dataset and attribute below `base`.
 Record read_record(const Hdf5File& file, const std::string& base);
 
-// Writes `record` as the root of a new HDF5 file: to `path`.partial, closed and synced, then
-// renamed, so `path` is either absent or complete whatever happens to the process.
+// Writes `record` as the root of a new HDF5 file through atomic_replace (a .partial file, closed,
+// synced and renamed), so `path` is either absent or complete whatever happens to the process.
 void write_record_file(const std::string& path, const Record& record);
-
-// Bytes for MPI and back. `deserialize_record` refuses malformed input with an Error.
-std::vector<char> serialize_record(const Record& record);
-Record deserialize_record(const std::vector<char>& bytes);
+// Reads the root record of a file (Error naming the file when it is not readable HDF5).
+Record read_record_file(const std::string& path);
 
 }  // namespace robustscope

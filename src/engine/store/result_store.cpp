@@ -1,38 +1,19 @@
-// The result store: atomic task files, verified resume, and the merged results file.
+// The result store: task folders, verified resume, and the merged results file.
 #include "engine/store/result_store.hpp"
 
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <chrono>
-#include <ctime>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "core/error.hpp"
+#include "core/runtime/files.hpp"
 #include "core/version.hpp"
+#include "engine/store/schema.hpp"
 
 namespace robustscope {
 namespace fs = std::filesystem;
 namespace {
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string partial = path + ".partial";
-  {
-    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out) throw Error(partial, "cannot write");
-  }
-  fs::rename(partial, path);
-}
 
 // The *.h5 files of a folder, by name.
 std::vector<fs::path> h5_files(const fs::path& folder) {
@@ -53,28 +34,129 @@ std::map<std::string, Record> records_in(const Hdf5File& file, const std::string
   return records;
 }
 
-std::string stored_spec_text(const std::string& output, const std::string& task_dir) {
-  if (fs::exists(task_dir + "/spec.yaml")) return read_text(task_dir + "/spec.yaml");
-  if (fs::exists(output)) {
-    const Hdf5File file(output, Hdf5File::Mode::kReadOnly);
-    return std::get<std::string>(file.read_attribute("/", "spec_text"));
-  }
-  return "";
+std::string text_attribute(const std::map<std::string, AttributeValue>& attributes,
+                           const std::string& name, const std::string& where) {
+  const auto found = attributes.find(name);
+  if (found == attributes.end()) throw Error(where, "has no attribute " + name);
+  const auto* text = std::get_if<std::string>(&found->second);
+  if (!text) throw Error(where, "attribute " + name + " is not text");
+  return *text;
+}
+
+std::map<std::string, AttributeValue> root_attributes(const Hdf5File& file) {
+  std::map<std::string, AttributeValue> root;
+  for (const std::string& name : file.attribute_names("/"))
+    root[name] = file.read_attribute("/", name);
+  return root;
+}
+
+// Refuses a file that is not a results file of this schema version.
+void check_schema(const std::map<std::string, AttributeValue>& root, const std::string& output) {
+  if (!root.count(schema::kSchema) || !root.count(schema::kSpecText))
+    throw Error(output, "is not a robustscope results file (no schema or spec_text)");
+  const std::string version = text_attribute(root, schema::kSchema, output);
+  if (version != schema::kResults)
+    throw Error(output, "was written with schema " + version + "; this version of robustscope " +
+                            "reads " + schema::kResults +
+                            " only: rerun its spec to recompute the results (the file is left "
+                            "as it is)");
 }
 
 }  // namespace
 
+// ---------------------------------------------------------------- the task folder
+
+TaskFolder::TaskFolder(std::string path) : path_(std::move(path)) {}
+
+bool TaskFolder::exists() const { return fs::is_directory(path_); }
+
+void TaskFolder::create() const {
+  check_output_folder(path_ + "/tasks", "the task folder");
+  check_output_folder(path_ + "/runs", "the task folder");
+}
+
+std::string TaskFolder::spec_text() const {
+  const std::string file = path_ + "/spec.yaml";
+  return fs::exists(file) ? read_text_file(file, kMaxSpecBytes) : "";
+}
+
+void TaskFolder::write_spec(const std::string& text) const {
+  atomic_write_text(path_ + "/spec.yaml", text);
+}
+
+Record TaskFolder::models() const {
+  const std::string file = path_ + "/models.h5";
+  return fs::exists(file) ? read_record_file(file) : Record();
+}
+
+void TaskFolder::write_models(const Record& models) const {
+  write_record_file(path_ + "/models.h5", models);
+}
+
+std::map<std::string, Record> TaskFolder::tasks(std::vector<std::string>* unreadable) const {
+  std::map<std::string, Record> records;
+  for (const fs::path& file : h5_files(path_ + "/tasks")) {
+    try {
+      records[file.stem().string()] = read_record_file(file.string());
+    } catch (const Error& error) {
+      if (unreadable) unreadable->push_back(error.what());
+    }
+  }
+  return records;
+}
+
+std::map<std::string, Record> TaskFolder::runs() const {
+  std::map<std::string, Record> records;
+  for (const fs::path& file : h5_files(path_ + "/runs"))
+    records[file.stem().string()] = read_record_file(file.string());
+  return records;
+}
+
+void TaskFolder::write_task(Record record) const {
+  record.set(schema::kChecksum, record_checksum(record));
+  write_record_file(path_ + "/tasks/" + record.text(schema::kId) + ".h5", record);
+}
+
+void TaskFolder::write_run(const Record& run) const {
+  write_record_file(path_ + "/runs/" + run.text(schema::kRunId) + ".h5", run);
+}
+
+// ---------------------------------------------------------------- model resolution
+
+Record model_resolution(const ExperimentSpec& spec) {
+  Record models;
+  for (const ModelSpec& model : spec.models) {
+    models.set(schema::kModelKind, model.source.kind, model.name);
+    models.set(schema::kModelPath, model.source.path, model.name);
+    models.set(schema::kModelDataset, model.dataset, model.name);
+    models.set(schema::kModelHash, model.content_hash, model.name);
+  }
+  return models;
+}
+
+void apply_model_resolution(ExperimentSpec& spec, const Record& models) {
+  for (ModelSpec& model : spec.models) {
+    if (!models.has(schema::kModelHash, model.name))
+      throw Error(spec.path, "the stored results know nothing of model " + model.name);
+    model.dataset = models.text(schema::kModelDataset, model.name);
+    model.content_hash = models.text(schema::kModelHash, model.name);
+  }
+}
+
+// ---------------------------------------------------------------- the store
+
 bool verify_task(const Record& record, const Task& task, std::string& why) {
   try {
-    if (record.text("status") != "completed") {
-      why = "status " + record.text("status");
+    if (record.text(schema::kStatus) !=
+        schema::task_status_names().name(schema::TaskStatus::kCompleted)) {
+      why = "status " + record.text(schema::kStatus);
       return false;
     }
-    if (record.text("key") != task.key) {
-      why = "its key is " + record.text("key") + ", the plan's " + task.key;
+    if (record.text(schema::kKey) != task.key) {
+      why = "its key is " + record.text(schema::kKey) + ", the plan's " + task.key;
       return false;
     }
-    const auto ids = record.datasets.find("sample_ids");
+    const auto ids = record.datasets.find(schema::kSampleIds);
     if (ids == record.datasets.end() ||
         !torch::equal(ids->second,
                       torch::arange(task.first_sample, task.first_sample + task.sample_count,
@@ -82,7 +164,7 @@ bool verify_task(const Record& record, const Task& task, std::string& why) {
       why = "its sample ids do not match the plan";
       return false;
     }
-    if (record.text("checksum") != record_checksum(record)) {
+    if (record.text(schema::kChecksum) != record_checksum(record)) {
       why = "its data do not match the stored checksum";
       return false;
     }
@@ -93,10 +175,17 @@ bool verify_task(const Record& record, const Task& task, std::string& why) {
   return true;
 }
 
-ResultStore::ResultStore(std::string output) : output_(std::move(output)) {}
+ResultStore::ResultStore(std::string output)
+    : output_(std::move(output)), folder_(output_ + ".d") {}
 
 void ResultStore::open_for_run(const ExperimentSpec& spec, bool force) const {
-  const std::string previous = stored_spec_text(output_, task_dir());
+  std::string previous = folder_.spec_text();
+  Record stored_models = folder_.models();
+  if (previous.empty() && fs::exists(output_)) {
+    const StoredResults results = read_results(output_);
+    previous = results.spec_text;
+    stored_models = results.models;
+  }
   if (!previous.empty() && previous != spec.text && !force) {
     throw Error(output_, "holds results of a different spec (stored spec hash " +
                              text_hash(previous) + ", " + spec.path + " hashes to " +
@@ -104,26 +193,21 @@ void ResultStore::open_for_run(const ExperimentSpec& spec, bool force) const {
                              "); use another output, or --force to keep the tasks whose "
                              "settings are unchanged and recompute the rest");
   }
-  fs::create_directories(task_dir() + "/tasks");
-  fs::create_directories(task_dir() + "/runs");
-  if (previous != spec.text) write_text_atomically(task_dir() + "/spec.yaml", spec.text);
-}
-
-std::map<std::string, Record> ResultStore::all_task_records() const {
-  std::map<std::string, Record> records;
-  if (fs::exists(output_)) {
-    const Hdf5File file(output_, Hdf5File::Mode::kReadOnly);
-    records = records_in(file, "/tasks");
-  }
-  for (const fs::path& path : h5_files(task_dir() + "/tasks")) {
-    try {
-      const Hdf5File file(path.string(), Hdf5File::Mode::kReadOnly);
-      records[path.stem().string()] = read_record(file, "/");
-    } catch (const Error&) {
-      // Unreadable: left for completed_tasks to report; the task will be recomputed.
+  for (const ModelSpec& model : spec.models) {
+    if (!stored_models.has(schema::kModelHash, model.name)) continue;
+    const std::string stored = stored_models.text(schema::kModelHash, model.name);
+    if (stored != model.content_hash && !force) {
+      throw Error(output_, "model " + model.name + ": " + model.source.path +
+                               " has changed since its stored results were computed (stored "
+                               "hash " +
+                               stored + ", now " + model.content_hash +
+                               "); restore the file, use another output, or --force to recompute "
+                               "that model's tasks");
     }
   }
-  return records;
+  folder_.create();
+  if (previous != spec.text) folder_.write_spec(spec.text);
+  folder_.write_models(model_resolution(spec));
 }
 
 std::map<std::string, Record> ResultStore::completed_tasks(const std::vector<Task>& plan,
@@ -133,41 +217,31 @@ std::map<std::string, Record> ResultStore::completed_tasks(const std::vector<Tas
   std::map<std::string, Record> completed;
   auto consider = [&](const std::string& id, Record record, const std::string& where) {
     const auto task = planned.find(id);
-    if (task == planned.end()) return;  // not in this plan (a forced spec change)
+    if (task == planned.end()) return;  // not in this plan (a forced change)
     std::string why;
     if (verify_task(record, *task->second, why)) {
       completed[id] = std::move(record);
-    } else if (record.has("status") && record.text("status") != "failed") {
+    } else if (record.has(schema::kStatus) &&
+               record.text(schema::kStatus) !=
+                   schema::task_status_names().name(schema::TaskStatus::kFailed)) {
       notes.push_back(where + ": task " + id + " is recomputed: " + why);
     }
   };
   if (fs::exists(output_)) {
     try {
       const Hdf5File file(output_, Hdf5File::Mode::kReadOnly);
-      for (auto& [id, record] : records_in(file, "/tasks"))
+      for (auto& [id, record] : records_in(file, std::string("/") + schema::kTasksGroup))
         consider(id, std::move(record), output_);
     } catch (const Error& error) {
-      notes.push_back(std::string(error.what()) + " (its tasks are taken from " + task_dir() + ")");
+      notes.push_back(std::string(error.what()) + " (its tasks are taken from " + folder_.path() +
+                      ")");
     }
   }
-  for (const fs::path& path : h5_files(task_dir() + "/tasks")) {
-    try {
-      const Hdf5File file(path.string(), Hdf5File::Mode::kReadOnly);
-      consider(path.stem().string(), read_record(file, "/"), path.string());
-    } catch (const Error& error) {
-      notes.push_back(std::string(error.what()) + ": recomputed");
-    }
-  }
+  std::vector<std::string> unreadable;
+  for (auto& [id, record] : folder_.tasks(&unreadable))
+    consider(id, std::move(record), folder_.path() + "/tasks/" + id + ".h5");
+  for (const std::string& message : unreadable) notes.push_back(message + ": recomputed");
   return completed;
-}
-
-void ResultStore::write_task(Record record) const {
-  record.set("checksum", record_checksum(record));
-  write_record_file(task_dir() + "/tasks/" + record.text("id") + ".h5", record);
-}
-
-void ResultStore::write_run(const Record& run) const {
-  write_record_file(task_dir() + "/runs/" + run.text("run_id") + ".h5", run);
 }
 
 ResultStore::MergeSummary ResultStore::merge(
@@ -175,101 +249,97 @@ ResultStore::MergeSummary ResultStore::merge(
   const std::vector<Task> plan = plan_tasks(spec);
   std::vector<std::string> notes;
   const std::map<std::string, Record> completed = completed_tasks(plan, notes);
-  const std::map<std::string, Record> all = all_task_records();
+  const std::map<std::string, Record> all = folder_.tasks();
   std::map<std::string, Record> runs;
+  std::map<std::string, AttributeValue> previous_root;
   if (fs::exists(output_)) {
     const Hdf5File file(output_, Hdf5File::Mode::kReadOnly);
-    runs = records_in(file, "/runs");
+    runs = records_in(file, std::string("/") + schema::kRunsGroup);
+    previous_root = root_attributes(file);
   }
-  for (const fs::path& path : h5_files(task_dir() + "/runs")) {
-    const Hdf5File file(path.string(), Hdf5File::Mode::kReadOnly);
-    runs[path.stem().string()] = read_record(file, "/");
-  }
+  for (auto& [id, run] : folder_.runs()) runs[id] = std::move(run);
 
   MergeSummary summary;
   summary.planned = static_cast<int64_t>(plan.size());
-  const std::string partial = output_ + ".partial";
-  fs::remove(partial);
-  {
+  const std::string failed_status = schema::task_status_names().name(schema::TaskStatus::kFailed);
+  atomic_replace(output_, [&](const std::string& partial) {
     Hdf5File file(partial, Hdf5File::Mode::kCreate);
+    const std::string tasks = std::string("/") + schema::kTasksGroup + "/";
     for (const Task& task : plan) {
       const auto done = completed.find(task.id);
       if (done != completed.end()) {
-        write_record(file, "/tasks/" + task.id, done->second);
+        write_record(file, tasks + task.id, done->second);
         ++summary.completed;
         continue;
       }
       const auto found = all.find(task.id);
-      if (found != all.end() && found->second.has("status") &&
-          found->second.text("status") == "failed" && found->second.text("key") == task.key) {
-        write_record(file, "/tasks/" + task.id, found->second);
+      if (found != all.end() && found->second.has(schema::kStatus) &&
+          found->second.text(schema::kStatus) == failed_status &&
+          found->second.text(schema::kKey) == task.key) {
+        write_record(file, tasks + task.id, found->second);
         ++summary.failed;
       }
     }
-    for (const auto& [id, run] : runs) write_record(file, "/runs/" + id, run);
+    for (const auto& [id, run] : runs)
+      write_record(file, std::string("/") + schema::kRunsGroup + "/" + id, run);
+    write_record(file, std::string("/") + schema::kModelsGroup, model_resolution(spec));
     Record root;
-    root.set("schema", std::string(kResultsSchema));
-    root.set("name", spec.name);
-    root.set("spec_text", spec.text);
-    root.set("spec_hash", text_hash(spec.text));
-    root.set("spec_path", spec.path);
-    root.set("code_version", code_version());
-    root.set("libtorch_version", libtorch_version());
-    root.set("hdf5_version", hdf5_version());
-    root.set("merged_at", utc_timestamp());
-    root.set("tasks_planned", summary.planned);
-    root.set("tasks_completed", summary.completed);
-    root.set("tasks_failed", summary.failed);
+    root.set(schema::kSchema, std::string(schema::kResults));
+    root.set(schema::kName, spec.name);
+    root.set(schema::kSpecText, spec.text);
+    root.set(schema::kSpecHash, text_hash(spec.text));
+    root.set(schema::kSpecPath, spec.path);
+    root.set(schema::kCodeVersion, code_version());
+    root.set(schema::kLibtorchVersion, libtorch_version());
+    root.set(schema::kHdf5Version, hdf5_version());
+    root.set(schema::kMergedAt, utc_timestamp());
+    root.set(schema::kTasksPlanned, summary.planned);
+    root.set(schema::kTasksCompleted, summary.completed);
+    root.set(schema::kTasksFailed, summary.failed);
     for (const auto& [name, value] : provenance) root.set(name, value);
-    if (fs::exists(output_)) {  // what an earlier merge recorded and this one does not know
-      const Hdf5File previous(output_, Hdf5File::Mode::kReadOnly);
-      for (const std::string& name : previous.attribute_names("/"))
-        if (!root.has(name)) root.set(name, previous.read_attribute("/", name));
-    }
+    for (const auto& [name, value] : previous_root)  // what an earlier merge knew and this one not
+      if (!root.has(name)) root.set(name, value);
     write_record(file, "/", root);
-  }
-  fs::rename(partial, output_);
+    file.close();
+  });
   return summary;
 }
 
 StoredResults read_results(const std::string& output) {
   StoredResults results;
-  const std::string task_dir = output + ".d";
   if (fs::exists(output)) {
     const Hdf5File file(output, Hdf5File::Mode::kReadOnly);
-    for (const std::string& name : file.attribute_names("/"))
-      results.root[name] = file.read_attribute("/", name);
-    if (!results.root.count("schema") || !results.root.count("spec_text"))
-      throw Error(output, "is not a robustscope results file (no schema or spec_text)");
-    results.schema = std::get<std::string>(results.root.at("schema"));
-    if (results.schema != kResultsSchema)
-      throw Error(output,
-                  "schema " + results.schema + " (this version reads " + kResultsSchema + ")");
-    results.spec_text = std::get<std::string>(results.root.at("spec_text"));
-    if (results.root.count("spec_path"))
-      results.spec_path = std::get<std::string>(results.root.at("spec_path"));
-    results.tasks = records_in(file, "/tasks");
-    for (auto& [id, run] : records_in(file, "/runs")) results.runs.push_back(std::move(run));
+    results.root = root_attributes(file);
+    check_schema(results.root, output);
+    results.schema = text_attribute(results.root, schema::kSchema, output);
+    results.spec_text = text_attribute(results.root, schema::kSpecText, output);
+    if (results.root.count(schema::kSpecPath))
+      results.spec_path = text_attribute(results.root, schema::kSpecPath, output);
+    const std::string models = std::string("/") + schema::kModelsGroup;
+    if (file.exists(models)) results.models = read_record(file, models);
+    results.tasks = records_in(file, std::string("/") + schema::kTasksGroup);
+    for (auto& [id, run] : records_in(file, std::string("/") + schema::kRunsGroup))
+      results.runs.push_back(std::move(run));
     return results;
   }
-  if (!fs::exists(task_dir + "/spec.yaml"))
-    throw Error(output, "no such results file (and no task folder " + task_dir + ")");
-  results.schema = std::string(kResultsSchema) + " (task folder, not merged yet)";
-  results.spec_text = read_text(task_dir + "/spec.yaml");
-  results.spec_path = task_dir + "/spec.yaml";
-  for (const fs::path& path : h5_files(task_dir + "/tasks")) {
-    try {
-      const Hdf5File file(path.string(), Hdf5File::Mode::kReadOnly);
-      results.tasks[path.stem().string()] = read_record(file, "/");
-    } catch (const Error&) {
-      // An unreadable task file is a pending task.
-    }
-  }
-  for (const fs::path& path : h5_files(task_dir + "/runs")) {
-    const Hdf5File file(path.string(), Hdf5File::Mode::kReadOnly);
-    results.runs.push_back(read_record(file, "/"));
-  }
+  const TaskFolder folder(output + ".d");
+  results.spec_text = folder.spec_text();
+  if (results.spec_text.empty())
+    throw Error(output, "no such results file (and no task folder " + folder.path() + ")");
+  results.schema = std::string(schema::kResults) + " (task folder, not merged yet)";
+  results.spec_path = folder.path() + "/spec.yaml";
+  results.models = folder.models();
+  results.tasks = folder.tasks();
+  for (auto& [id, run] : folder.runs()) results.runs.push_back(std::move(run));
   return results;
+}
+
+ExperimentSpec stored_spec(const StoredResults& results, const std::string& output) {
+  ExperimentSpec spec = parse_spec(
+      results.spec_text, results.spec_path.empty() ? "(stored spec)" : results.spec_path);
+  apply_model_resolution(spec, results.models);
+  spec.output = output;
+  return spec;
 }
 
 }  // namespace robustscope

@@ -1,69 +1,101 @@
-// The result store of a batch run (schema robustscope-results/1, docs/results.md).
+// The result store of a batch run (schema robustscope-results/2, docs/results.md).
 //
-// Only rank 0 writes. Each finished task becomes its own small HDF5 file in `<output>.d/tasks/`,
-// written to a .partial name, synced and renamed, so a kill -9 at any moment loses at most the
-// tasks in flight and never touches a completed one. `merge` assembles `<output>` from those files
-// (again through a .partial file), at the end of every run and on demand. Resume reads both the
-// task files and a previous `<output>`, and trusts a task only when its key matches the plan and
-// its data match the checksum stored beside them.
+// Each finished task becomes its own small HDF5 file in `<output>.d/tasks/`, written by the worker
+// that computed it through atomic_replace, so a kill -9 at any moment loses at most the tasks in
+// flight and never touches a completed one. `merge` assembles `<output>` from those files (again
+// atomically), at the end of every run and on demand. Resume trusts a task only when its key
+// matches the plan and its data match the checksum stored beside them. The folder also keeps the
+// spec's text and the model files' data sets and hashes, so the results file and the folder are
+// self-contained: every command that reads them works without the spec or the models.
 #pragma once
 
 #include <map>
 #include <string>
 #include <vector>
 
-#include "engine/spec/experiment_spec.hpp"
+#include "engine/spec/task_plan.hpp"
 #include "engine/store/record.hpp"
 
 namespace robustscope {
 
-constexpr const char* kResultsSchema = "robustscope-results/1";
+// `<output>.d/`: spec.yaml, models.h5, tasks/<id>.h5, runs/<id>.h5 and the run lock.
+class TaskFolder {
+ public:
+  explicit TaskFolder(std::string path);
+
+  const std::string& path() const { return path_; }
+  bool exists() const;
+  std::string lock_path() const { return path_ + "/lock"; }
+  void create() const;
+
+  std::string spec_text() const;  // "" when there is none yet
+  void write_spec(const std::string& text) const;
+  // The model files' resolution: the group "<name>" of each model with its kind, path, data set
+  // and hash. An empty record when none was written.
+  Record models() const;
+  void write_models(const Record& models) const;
+
+  // Every task record, by id; files that cannot be read are named in `unreadable`.
+  std::map<std::string, Record> tasks(std::vector<std::string>* unreadable = nullptr) const;
+  std::map<std::string, Record> runs() const;
+  // Stamps the checksum and writes the task's file atomically (any process may call it).
+  void write_task(Record record) const;
+  void write_run(const Record& run) const;
+
+ private:
+  std::string path_;
+};
+
+// The models of a resolved spec as a Record (group per model: kind, path, dataset, hash).
+Record model_resolution(const ExperimentSpec& spec);
+// Applies a stored resolution to a spec parsed from stored text (datasets and hashes).
+void apply_model_resolution(ExperimentSpec& spec, const Record& models);
 
 class ResultStore {
  public:
   explicit ResultStore(std::string output);
 
   const std::string& output() const { return output_; }
-  std::string task_dir() const { return output_ + ".d"; }
+  const TaskFolder& folder() const { return folder_; }
 
-  // Prepares the task folder for `spec`. A store made by a different spec (by its exact text) is
-  // refused with an Error unless `force`; then tasks whose keys still match are reused.
+  // Prepares the task folder for `spec` (models resolved). A store made by a different spec (by its
+  // exact text), or whose model files have changed since, is refused with an Error naming what
+  // differs, unless `force`: then tasks whose keys still match are reused and the rest recomputed.
   void open_for_run(const ExperimentSpec& spec, bool force) const;
 
   // Verified completed tasks of `plan` (id → record); `notes` receives what was found unusable.
   std::map<std::string, Record> completed_tasks(const std::vector<Task>& plan,
                                                 std::vector<std::string>& notes) const;
-  // Every task record found (completed or failed, verified or not), by id.
-  std::map<std::string, Record> all_task_records() const;
-
-  // Stamps the checksum and writes the task's file atomically.
-  void write_task(Record record) const;
-  void write_run(const Record& run) const;
 
   struct MergeSummary {
     int64_t planned = 0, completed = 0, failed = 0;
   };
-  // Writes `<output>` from the verified tasks of `spec`'s plan, failed ones and the run records;
-  // `provenance` adds root attributes (the MPI version, the last run's layout and times).
+  // Writes `<output>` from the verified tasks of `spec`'s plan, failed ones, the run records and
+  // the model resolution; `provenance` adds root attributes. On a write failure (a full disk)
+  // `<output>` is left as it was and no partial file remains.
   MergeSummary merge(const ExperimentSpec& spec,
                      const std::map<std::string, AttributeValue>& provenance = {}) const;
 
  private:
   std::string output_;
+  TaskFolder folder_;
 };
 
 // True when `record` is a completed result of `task`: same key, sample ids, and data matching the
 // stored checksum. `why` says what did not match.
 bool verify_task(const Record& record, const Task& task, std::string& why);
 
-// Reads a merged results file or, when it does not exist (yet), the task folder beside it: the
-// spec text and every task and run record. Used by inspect.
+// What a merged results file or, when it does not exist (yet), the task folder beside it holds.
 struct StoredResults {
   std::string schema, spec_text, spec_path;
   std::map<std::string, AttributeValue> root;  // the root's attributes
+  Record models;                               // the model resolution
   std::map<std::string, Record> tasks;         // by id
   std::vector<Record> runs;
 };
+// Refuses a file of another schema version with an Error naming both versions.
 StoredResults read_results(const std::string& output);
+// The spec the results were made by, planned from the stored text and model resolution alone.
+ExperimentSpec stored_spec(const StoredResults& results, const std::string& output);
 
 }  // namespace robustscope

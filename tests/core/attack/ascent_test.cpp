@@ -7,6 +7,7 @@
 #include "core/attack/attacks.hpp"
 #include "support/models.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tensor_assertions.hpp"
 
 namespace robustscope {
 namespace {
@@ -60,7 +61,7 @@ TEST_P(LinearClosedForm, AscentReachesTheWorstCaseMarginOfEveryPair) {
     const AscentResult result = run_ascent(model, x0, Targets{labels, {}, {}}, torch::arange(6),
                                            pair_objective(j), threat, rule, settings);
     const torch::Tensor expected = closed_form(weight, bias, x0, labels, j, norm, epsilon);
-    EXPECT_TRUE(torch::allclose(result.best_value, expected, 1e-3, 1e-3))
+    EXPECT_TENSORS_CLOSE(result.best_value, expected, 1e-3, 1e-3)
         << "pair j=" << j << "\nreached " << result.best_value << "\nclosed form " << expected;
     EXPECT_TRUE((result.best_value <= expected + 1e-4).all().item<bool>())
         << "above the true maximum";
@@ -72,7 +73,7 @@ INSTANTIATE_TEST_SUITE_P(PgdAndApgd, LinearClosedForm,
                                             ::testing::Values(Norm::kLinf, Norm::kL2)),
                          [](const auto& info) {
                            return std::get<0>(info.param) + "_" +
-                                  norm_name(std::get<1>(info.param));
+                                  norm_names().name(std::get<1>(info.param));
                          });
 
 TEST(LinearClosedForm, UntargetedMarginAttackReachesTheWorstPair) {
@@ -96,9 +97,9 @@ TEST(LinearClosedForm, UntargetedMarginAttackReachesTheWorstPair) {
     ApgdStep apgd;
     StepRule& rule = apgd_rule ? static_cast<StepRule&>(apgd) : fixed;
     const AscentResult result = run_ascent(model, x0, Targets{labels, {}, {}}, torch::arange(8),
-                                           make_attack_objective("margin"),
+                                           make_attack_objective(Loss::kMargin),
                                            ThreatModel{Norm::kLinf, epsilon}, rule, settings);
-    EXPECT_TRUE(torch::allclose(result.best_value, expected, 1e-3, 1e-3))
+    EXPECT_TENSORS_CLOSE(result.best_value, expected, 1e-3, 1e-3)
         << (apgd_rule ? "apgd" : "pgd") << "\nreached " << result.best_value << "\nexpected "
         << expected;
   }
@@ -131,7 +132,7 @@ TEST(ThreatModel, ProjectionLandsInBallAndBoxForBothNorms) {
     EXPECT_LE(projected.max().item<float>(), 1.0f);
     // A point already inside stays where it is.
     const torch::Tensor inside = threat.project(clean + 0.001 * (wild - clean).sign(), clean);
-    EXPECT_TRUE(torch::allclose(threat.project(inside, clean), inside));
+    EXPECT_TENSORS_CLOSE(threat.project(inside, clean), inside, 1e-8, 1e-5);
   }
 }
 
@@ -143,14 +144,14 @@ TEST(ThreatModel, RandomStartsArePerSampleAndSeeded) {
   const torch::Tensor again = random_start(threat, RandomStart::kUniform, 0, clean, ids, 7, 0);
   const torch::Tensor other_restart =
       random_start(threat, RandomStart::kUniform, 0, clean, ids, 7, 1);
-  EXPECT_TRUE(torch::equal(a, again));
+  EXPECT_TENSORS_EQUAL(a, again);
   EXPECT_FALSE(torch::equal(a, other_restart));
   // Sample 12's start is the same alone as in the batch.
   const torch::Tensor alone = random_start(threat, RandomStart::kUniform, 0, clean.slice(0, 2, 3),
                                            torch::tensor({12}), 7, 0);
-  EXPECT_TRUE(torch::equal(alone[0], a[2]));
+  EXPECT_TENSORS_EQUAL(alone[0], a[2]);
   const torch::Tensor boundary = random_start(threat, RandomStart::kBoundary, 0, clean, ids, 7, 0);
-  EXPECT_TRUE(torch::allclose(threat.distance(boundary, clean), torch::full({4}, 0.1)));
+  EXPECT_TENSORS_CLOSE(threat.distance(boundary, clean), torch::full({4}, 0.1), 1e-8, 1e-5);
 }
 
 }  // namespace

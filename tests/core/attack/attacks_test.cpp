@@ -12,6 +12,7 @@
 #include "core/runtime/device.hpp"
 #include "support/models.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tensor_assertions.hpp"
 
 namespace robustscope {
 namespace {
@@ -38,15 +39,13 @@ Fixture random_cnn_and_data(int64_t count) {
 }
 
 AttackConfig attack(const std::string& name, Norm norm, double epsilon) {
-  AttackConfig config;
-  config.name = name;
+  AttackConfig config = make_attack_config(name);
   config.norm = norm;
   config.epsilon = epsilon;
   config.steps = 10;
   config.restarts = 2;
   config.target_classes = 3;
   config.binary_search_steps = 3;
-  config.random_start = "";
   return config;
 }
 
@@ -65,9 +64,9 @@ TEST_P(EveryAttack, AdversarialExamplesStayInTheBallAndTheBox) {
   // The verdicts agree with the model at the returned points.
   torch::NoGradGuard no_grad;
   const torch::Tensor logits = f.model.forward(outcome.adversarial);
-  EXPECT_TRUE(torch::equal(outcome.broken, logits.argmax(1).ne(f.labels)));
-  EXPECT_TRUE(torch::equal(outcome.broken, outcome.margin < 0));
-  EXPECT_TRUE(torch::allclose(outcome.margin, logit_margin(logits, f.labels)));
+  EXPECT_TENSORS_EQUAL(outcome.broken, logits.argmax(1).ne(f.labels));
+  EXPECT_TENSORS_EQUAL(outcome.broken, outcome.margin < 0);
+  EXPECT_TENSORS_CLOSE(outcome.margin, logit_margin(logits, f.labels), 1e-8, 1e-5);
   EXPECT_GT(outcome.forward_backward_passes, 0);
 }
 
@@ -83,7 +82,7 @@ std::vector<std::tuple<std::string, Norm>> attacks_and_norms() {
 INSTANTIATE_TEST_SUITE_P(All, EveryAttack, ::testing::ValuesIn(attacks_and_norms()),
                          [](const auto& info) {
                            std::string name =
-                               std::get<0>(info.param) + "_" + norm_name(std::get<1>(info.param));
+                               std::get<0>(info.param) + "_" + norm_names().name(std::get<1>(info.param));
                            for (char& ch : name)
                              if (ch == '-') ch = '_';
                            return name;
@@ -95,8 +94,8 @@ TEST(Attacks, ASamplesOutcomeDoesNotDependOnItsBatch) {
   const AttackOutcome whole = run_attack(f.model, f.images, f.labels, f.ids, config);
   const AttackOutcome part = run_attack(f.model, f.images.slice(0, 4, 7), f.labels.slice(0, 4, 7),
                                         f.ids.slice(0, 4, 7), config);
-  EXPECT_TRUE(torch::allclose(part.adversarial, whole.adversarial.slice(0, 4, 7), 1e-5, 1e-5));
-  EXPECT_TRUE(torch::equal(part.broken, whole.broken.slice(0, 4, 7)));
+  EXPECT_TENSORS_CLOSE(part.adversarial, whole.adversarial.slice(0, 4, 7), 1e-5, 1e-5);
+  EXPECT_TENSORS_EQUAL(part.broken, whole.broken.slice(0, 4, 7));
 }
 
 TEST(Attacks, EnsembleBreaksExactlyTheUnionOfItsMembers) {
@@ -116,8 +115,8 @@ TEST(Attacks, EnsembleBreaksExactlyTheUnionOfItsMembers) {
     union_broken |= run_attack(f.model, f.images, f.labels, f.ids, member).broken;
   }
   const AttackOutcome ensemble = run_ensemble(f.model, f.images, f.labels, f.ids, members);
-  EXPECT_TRUE(torch::equal(ensemble.broken, union_broken));
-  EXPECT_TRUE(torch::equal(ensemble.broken, ensemble.broken_by >= 0));
+  EXPECT_TENSORS_EQUAL(ensemble.broken, union_broken);
+  EXPECT_TENSORS_EQUAL(ensemble.broken, ensemble.broken_by >= 0);
   EXPECT_GT(union_broken.sum().item<int64_t>(), 0) << "epsilon too small for a meaningful test";
   EXPECT_LT(union_broken.sum().item<int64_t>(), 24) << "epsilon too large for a meaningful test";
 }
@@ -131,7 +130,7 @@ TEST(Attacks, MisclassifiedSamplesCountAsBrokenWithoutBeingAttacked) {
   EXPECT_TRUE((outcome.broken_by == -2).all().item<bool>());
   EXPECT_TRUE((outcome.margin < 0).all().item<bool>());
   EXPECT_EQ(outcome.forward_backward_passes, 0);
-  EXPECT_TRUE(torch::equal(outcome.adversarial, f.images));
+  EXPECT_TENSORS_EQUAL(outcome.adversarial, f.images);
 }
 
 TEST(Attacks, TransferFromTheModelItselfEqualsTheWhiteBoxAttack) {
@@ -140,7 +139,7 @@ TEST(Attacks, TransferFromTheModelItselfEqualsTheWhiteBoxAttack) {
   const AttackOutcome white_box = run_attack(f.model, f.images, f.labels, f.ids, config);
   const AttackOutcome transfer =
       run_transfer_attack(f.model, f.model, f.images, f.labels, f.ids, config);
-  EXPECT_TRUE(torch::equal(transfer.broken, white_box.broken));
+  EXPECT_TENSORS_EQUAL(transfer.broken, white_box.broken);
 }
 
 TEST(Attacks, FgsmIsOneSignStepOfEpsilon) {
@@ -153,37 +152,73 @@ TEST(Attacks, FgsmIsOneSignStepOfEpsilon) {
     label = model.forward(x).argmax(1);
   }
   AttackConfig config = attack("fgsm", Norm::kLinf, 0.01);
-  config.loss = "margin";
+  config.loss = Loss::kMargin;
   const AttackOutcome outcome = run_attack(model, x, label, torch::arange(1), config);
   const int64_t t = label.item<int64_t>();
   const torch::Tensor expected = x + 0.01 * (weight[1 - t] - weight[t]).sign().view({1, 1, 4, 5});
-  EXPECT_TRUE(torch::allclose(outcome.adversarial, expected)) << "broken: " << outcome.broken;
+  EXPECT_TENSORS_CLOSE(outcome.adversarial, expected, 1e-8, 1e-5) << "broken: " << outcome.broken;
 }
 
 TEST(Attacks, BadSettingsAreRefusedWithTheirNames) {
   Fixture f = random_cnn_and_data(2);
-  AttackConfig config;
-  config.name = "pgdd";
   EXPECT_ERROR_CONTAINING(
-      config.validate(),
-      "attack: \"pgdd\" is unknown (known: fgsm, bim, pgd, apgd-ce, apgd-dlr, apgd-t, cw-l2)");
-  config = AttackConfig();
+      make_attack_config("pgdd"),
+      "attack \"pgdd\" is unknown (known: fgsm, bim, pgd, apgd-ce, apgd-dlr, apgd-t, cw-l2");
+  AttackConfig config = make_attack_config("pgd");
   config.epsilon = -0.1;
   EXPECT_ERROR_CONTAINING(run_attack(f.model, f.images, f.labels, f.ids, config),
                           "epsilon: must be a finite number >= 0, got -0.1");
-  config = AttackConfig();
+  config = make_attack_config("pgd");
   config.steps = 0;
-  EXPECT_ERROR_CONTAINING(config.validate(), "steps: must be at least 1, got 0");
-  config = AttackConfig();
-  config.name = "cw-l2";
-  EXPECT_ERROR_CONTAINING(config.validate(), "cw-l2 is an L2 attack");
-  config = AttackConfig();
-  config.loss = "hinge";
-  EXPECT_ERROR_CONTAINING(config.validate(),
-                          "\"hinge\" is unknown (known: ce, margin, dlr, dlr-targeted)");
-  EXPECT_ERROR_CONTAINING(config.set("epsilon", "0.3x"), "\"0.3x\" is not a number");
-  EXPECT_ERROR_CONTAINING(config.set("eps", "0.3"), "\"eps\" is unknown");
-  EXPECT_ERROR_CONTAINING(config.set("norm", "l1"), "\"l1\" is unknown (known: linf, l2)");
+  EXPECT_ERROR_CONTAINING(validate_attack(config), "steps: must be in 1..1000000, got 0");
+  config = make_attack_config("cw-l2");
+  config.norm = Norm::kLinf;
+  EXPECT_ERROR_CONTAINING(validate_attack(config), "norm: cw-l2 supports l2, not linf");
+  config = make_attack_config("pgd");
+  EXPECT_ERROR_CONTAINING(set_attack_setting(config, "loss", "hinge"),
+                          "loss: \"hinge\" is unknown (known: ce, margin, dlr, dlr-targeted)");
+  EXPECT_ERROR_CONTAINING(set_attack_setting(config, "epsilon", "0.3x"),
+                          "epsilon: \"0.3x\" is not a number");
+  EXPECT_ERROR_CONTAINING(set_attack_setting(config, "eps", "0.3"),
+                          "attack setting \"eps\" is unknown");
+  EXPECT_ERROR_CONTAINING(set_attack_setting(config, "norm", "l1"),
+                          "\"l1\" is unknown (known: linf, l2)");
+  EXPECT_ERROR_CONTAINING(set_attack_setting(config, "steps", "2.5"),
+                          "steps: \"2.5\" is not an integer");
+  EXPECT_ERROR_CONTAINING(set_attack_setting(config, "seed", "-1"), "is not a seed");
+}
+
+TEST(Attacks, AnAttackRefusesTheSettingsItDoesNotRead) {
+  AttackConfig fgsm = make_attack_config("fgsm");
+  EXPECT_ERROR_CONTAINING(set_attack_setting(fgsm, "steps", "40"),
+                          "fgsm does not use \"steps\" (its settings: norm, epsilon, loss)");
+  AttackConfig apgd = make_attack_config("apgd-ce");
+  EXPECT_ERROR_CONTAINING(set_attack_setting(apgd, "loss", "dlr"), "apgd-ce does not use \"loss\"");
+  EXPECT_ERROR_CONTAINING(set_attack_setting(apgd, "target_classes", "3"),
+                          "apgd-ce does not use \"target_classes\"");
+  // The entries (task keys, result files) hold exactly what the attack reads, and its constants.
+  const SettingEntries entries = attack_entries(apgd);
+  EXPECT_EQ(entries.count("target_classes"), 0u);
+  EXPECT_EQ(std::get<std::string>(entries.at("loss")), "ce");
+  EXPECT_EQ(attack_entries(make_attack_config("fgsm")).size(), 4u);  // name, norm, epsilon, loss
+}
+
+TEST(Attacks, EpsilonIsBoundedByTheInputDomain) {
+  Fixture f = random_cnn_and_data(2);
+  AttackConfig linf = make_attack_config("pgd");
+  linf.epsilon = 1.5;
+  EXPECT_ERROR_CONTAINING(run_attack(f.model, f.images, f.labels, f.ids, linf),
+                          "1.5 is larger than any linf distance between inputs in [0,1]^784");
+  AttackConfig l2 = make_attack_config("pgd");
+  l2.norm = Norm::kL2;
+  l2.epsilon = 1e20;
+  EXPECT_ERROR_CONTAINING(validate_attack_for_data(l2, 784, 10), "(at most 28: sqrt of the input size)");
+  l2.epsilon = 28;  // the whole box's diagonal is still meaningful
+  validate_attack_for_data(l2, 784, 10);
+  AttackConfig targeted = make_attack_config("apgd-t");
+  targeted.target_classes = 10;
+  EXPECT_ERROR_CONTAINING(validate_attack_for_data(targeted, 784, 10),
+                          "target_classes: 10 is more than the 9 other classes");
 }
 
 TEST(Attacks, NanLogitsStopTheAttackWithAClearError) {

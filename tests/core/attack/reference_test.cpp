@@ -48,8 +48,7 @@ TEST(Reference, AttacksAndMetricAgreeWithAnIndependentPyTorchImplementation) {
   EXPECT_NEAR(clean_accuracy(*model, test, 500, torch::kCPU), reference.at("clean_accuracy"), 1e-6);
 
   for (const std::string name : {"fgsm", "pgd", "apgd-ce"}) {
-    AttackConfig config;
-    config.name = name;
+    AttackConfig config = make_attack_config(name);
     config.epsilon = kEpsilon;
     config.steps = kSteps;
     if (name == "pgd") config.restarts = 3;  // as in reference_attacks.py

@@ -44,8 +44,7 @@ Dataset* Strength::test_ = nullptr;
 
 TEST_F(Strength, Pgd40AtEpsilon03LeavesUnderFivePercent) {
   EXPECT_GT(clean_accuracy(*model_, *test_, 300, torch::kCPU), 0.95);
-  AttackConfig config;
-  config.name = "pgd";
+  AttackConfig config = make_attack_config("pgd");
   config.epsilon = 0.3;
   config.steps = 40;
   const double accuracy = robust_accuracy(config);
@@ -56,10 +55,8 @@ TEST_F(Strength, Pgd40AtEpsilon03LeavesUnderFivePercent) {
 TEST_F(Strength, ApgdIsNeverWeakerThanPgdWithTheSameBudget) {
   for (double epsilon : {0.05, 0.1}) {
     for (const std::string loss : {"ce", "dlr"}) {
-      AttackConfig pgd, apgd;
-      pgd.name = "pgd";
-      pgd.loss = loss;
-      apgd.name = "apgd-" + loss;
+      AttackConfig pgd = make_attack_config("pgd"), apgd = make_attack_config("apgd-" + loss);
+      pgd.loss = loss_names().parse("loss", loss);
       pgd.epsilon = apgd.epsilon = epsilon;
       pgd.steps = apgd.steps = 20;
       const double pgd_accuracy = robust_accuracy(pgd), apgd_accuracy = robust_accuracy(apgd);
@@ -72,9 +69,7 @@ TEST_F(Strength, ApgdIsNeverWeakerThanPgdWithTheSameBudget) {
 }
 
 TEST_F(Strength, CarliniWagnerFindsSmallL2Perturbations) {
-  AttackConfig config;
-  config.name = "cw-l2";
-  config.norm = Norm::kL2;
+  AttackConfig config = make_attack_config("cw-l2");
   config.epsilon = 3.0;
   config.steps = 100;
   const AttackOutcome outcome =

@@ -5,6 +5,7 @@
 #include "core/data/cifar10.hpp"
 #include "core/data/dataset.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tensor_assertions.hpp"
 
 namespace robustscope {
 namespace {
@@ -31,7 +32,7 @@ TEST(Cifar10, RecordLayoutIsLabelThenRedGreenBluePlanes) {
   EXPECT_EQ(bytes[1 + 1024 + 2 * 32], 22);
   EXPECT_EQ(static_cast<unsigned char>(bytes[3072]), 33);
   const LabelledImages read = read_cifar10_batch(dir.file("b.bin"));
-  EXPECT_TRUE(torch::equal(read.images, images));
+  EXPECT_TENSORS_EQUAL(read.images, images);
 }
 
 TEST(Cifar10, BatchRoundTripsExactly) {
@@ -39,8 +40,8 @@ TEST(Cifar10, BatchRoundTripsExactly) {
   const LabelledImages records = random_records(20, 1);
   write_cifar10_batch(dir.file("data_batch_1.bin"), records.images, records.labels);
   const LabelledImages read = read_cifar10_batch(dir.file("data_batch_1.bin"));
-  EXPECT_TRUE(torch::equal(read.images, records.images));
-  EXPECT_TRUE(torch::equal(read.labels, records.labels));
+  EXPECT_TENSORS_EQUAL(read.images, records.images);
+  EXPECT_TENSORS_EQUAL(read.labels, records.labels);
 }
 
 TEST(Cifar10, TruncatedBatchIsRejected) {
@@ -78,7 +79,7 @@ TEST(Cifar10, LoadDatasetReadsFiveTrainingBatchesAndTheTestBatch) {
   const Dataset train = load_dataset("cifar10", dir.path().string(), "train");
   ASSERT_EQ(train.size(), 20);
   EXPECT_EQ(train.images.sizes(), torch::IntArrayRef({20, 3, 32, 32}));
-  EXPECT_TRUE(torch::allclose(train.images[8], parts[2].images[0].to(torch::kFloat32) / 255.0));
+  EXPECT_TENSORS_CLOSE(train.images[8], parts[2].images[0].to(torch::kFloat32) / 255.0, 1e-8, 1e-5);
   EXPECT_EQ(train.labels[19].item<int64_t>(), parts[4].labels[3].item<int64_t>());
   const Dataset test = load_dataset("cifar10", dir.path().string(), "test");
   EXPECT_EQ(test.size(), 6);

@@ -5,6 +5,7 @@
 #include "core/data/dataset.hpp"
 #include "core/data/idx.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tensor_assertions.hpp"
 
 namespace robustscope {
 namespace {
@@ -75,8 +76,8 @@ TEST(Batches, CoverEverySampleOnceInOrder) {
   ASSERT_EQ(batches.count(), 3);
   EXPECT_EQ(batches[2].labels.size(0), 2);
   torch::Tensor seen = torch::cat({batches[0].indices, batches[1].indices, batches[2].indices});
-  EXPECT_TRUE(torch::equal(seen, torch::arange(10)));
-  EXPECT_TRUE(torch::equal(batches[1].images, data.images.slice(0, 4, 8)));
+  EXPECT_TENSORS_EQUAL(seen, torch::arange(10));
+  EXPECT_TENSORS_EQUAL(batches[1].images, data.images.slice(0, 4, 8));
 }
 
 TEST(Batches, ShuffleIsAPermutationFixedByTheSeed) {
@@ -85,11 +86,11 @@ TEST(Batches, ShuffleIsAPermutationFixedByTheSeed) {
       other(data, 16, torch::kCPU, 124);
   torch::Tensor order =
       torch::cat({first[0].indices, first[1].indices, first[2].indices, first[3].indices});
-  EXPECT_TRUE(torch::equal(std::get<0>(order.sort()), torch::arange(50)));
+  EXPECT_TENSORS_EQUAL(std::get<0>(order.sort()), torch::arange(50));
   EXPECT_FALSE(torch::equal(order, torch::arange(50)));
-  EXPECT_TRUE(torch::equal(first[1].indices, again[1].indices));
+  EXPECT_TENSORS_EQUAL(first[1].indices, again[1].indices);
   EXPECT_FALSE(torch::equal(first[0].indices, other[0].indices));
-  EXPECT_TRUE(torch::equal(first[2].labels, data.labels.index_select(0, first[2].indices)));
+  EXPECT_TENSORS_EQUAL(first[2].labels, data.labels.index_select(0, first[2].indices));
 }
 
 }  // namespace

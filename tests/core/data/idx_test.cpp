@@ -4,6 +4,7 @@
 
 #include "core/data/idx.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tensor_assertions.hpp"
 
 namespace robustscope {
 namespace {
@@ -21,8 +22,8 @@ TEST(Idx, ImagesAndLabelsRoundTripExactly) {
   const torch::Tensor labels = random_bytes({7}, 2).remainder(10);
   write_idx_images(dir.file("images"), images);
   write_idx_labels(dir.file("labels"), labels);
-  EXPECT_TRUE(torch::equal(read_idx_images(dir.file("images")), images));
-  EXPECT_TRUE(torch::equal(read_idx_labels(dir.file("labels")), labels));
+  EXPECT_TENSORS_EQUAL(read_idx_images(dir.file("images")), images);
+  EXPECT_TENSORS_EQUAL(read_idx_labels(dir.file("labels")), labels);
 }
 
 TEST(Idx, HeaderIsBigEndianAsInTheOfficialFiles) {

@@ -8,6 +8,7 @@
 #include "core/runtime/device.hpp"
 #include "support/models.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tensor_assertions.hpp"
 
 namespace robustscope {
 namespace {
@@ -45,8 +46,7 @@ TEST(Landscape, GridPointsEqualDirectEvaluationAndTheCentreIsTheCleanInput) {
                  beta = result.coordinates_2d[j].item<double>();
     const torch::Tensor point = (x0 + alpha * d1 + beta * d2).clamp(0, 1);
     const torch::Tensor direct = landscape_quantities_at(model, x0, 3, point, config);
-    EXPECT_TRUE(
-        torch::allclose(result.grid.select(1, i).select(1, j), direct.squeeze(1), 1e-5, 1e-6))
+    EXPECT_TENSORS_CLOSE(result.grid.select(1, i).select(1, j), direct.squeeze(1), 1e-6, 1e-5)
         << "grid point (" << i << ", " << j << ")";
   }
   torch::NoGradGuard no_grad;
@@ -58,8 +58,8 @@ TEST(Landscape, GridPointsEqualDirectEvaluationAndTheCentreIsTheCleanInput) {
   EXPECT_NEAR(centre[1].item<double>(), logit_margin(logits, label).item<double>(), 1e-5);
   EXPECT_NEAR(centre[3].item<double>(), 0.0, 1e-6);  // no divergence from itself
   EXPECT_EQ(centre[4].item<double>(), logits.argmax(1).item<double>());
-  EXPECT_TRUE(torch::allclose(result.cut_adversarial.select(1, 5), centre, 1e-5, 1e-6));
-  EXPECT_TRUE(torch::allclose(result.cut_random.select(1, 5), centre, 1e-5, 1e-6));
+  EXPECT_TENSORS_CLOSE(result.cut_adversarial.select(1, 5), centre, 1e-6, 1e-5);
+  EXPECT_TENSORS_CLOSE(result.cut_random.select(1, 5), centre, 1e-6, 1e-5);
 }
 
 TEST(Landscape, LinearModelDecisionSurfaceAlongTheSignDirectionIsLinearWithTheAnalyticSlope) {
@@ -81,7 +81,7 @@ TEST(Landscape, LinearModelDecisionSurfaceAlongTheSignDirectionIsLinearWithTheAn
   const double slope = -w_difference.abs().sum().item<double>();
   const double s0 = logit_margin(model.forward(x0).detach(), torch::tensor({label})).item<double>();
   const torch::Tensor expected = s0 + slope * result.coordinates_1d.to(torch::kFloat32);
-  EXPECT_TRUE(torch::allclose(result.cut_adversarial[1], expected, 1e-4, 1e-4));
+  EXPECT_TENSORS_CLOSE(result.cut_adversarial[1], expected, 1e-4, 1e-4);
   // The boundary along +d1 lies at S0/‖w_j − w_t‖₁, found by interpolation.
   if (s0 / -slope < 0.3) {
     EXPECT_NEAR(result.boundary_adversarial_positive, s0 / -slope, 1e-4);
@@ -101,8 +101,8 @@ TEST(Landscape, DirectionsAreOrthogonalOfEqualNormAndSeeded) {
   for (const std::string adversarial : {"sign", "gradient", "pgd", "metric"}) {
     for (const std::string random : {"rademacher", "gaussian"}) {
       LandscapeConfig config = small_config();
-      config.adversarial_direction = adversarial;
-      config.random_direction = random;
+      config.set("adversarial_direction", adversarial);
+      config.set("random_direction", random);
       const Directions d = landscape_directions(model, x0, 1, 5, config);
       const double d1_norm = d.adversarial.norm().item<double>();
       EXPECT_NEAR((d.adversarial * d.random).sum().item<double>() / (d1_norm * d1_norm), 0.0, 1e-5)
@@ -116,7 +116,7 @@ TEST(Landscape, DirectionsAreOrthogonalOfEqualNormAndSeeded) {
   const LandscapeConfig config = small_config();
   const LandscapeResult first = compute_landscape(model, x0, 1, 5, config);
   const LandscapeResult again = compute_landscape(model, x0, 1, 5, config);
-  EXPECT_TRUE(torch::equal(first.grid, again.grid));
+  EXPECT_TENSORS_EQUAL(first.grid, again.grid);
   LandscapeConfig other_seed = config;
   other_seed.seed = 1;
   EXPECT_FALSE(torch::equal(landscape_directions(model, x0, 1, 5, other_seed).random,
@@ -132,8 +132,8 @@ TEST(Landscape, ChunkSizeChangesMemoryNotResults) {
   const LandscapeResult whole = compute_landscape(model, x0, 2, 0, config);
   config.chunk_size = 5;
   const LandscapeResult chunked = compute_landscape(model, x0, 2, 0, config);
-  EXPECT_TRUE(torch::allclose(whole.grid, chunked.grid, 1e-5, 1e-6));
-  EXPECT_TRUE(torch::allclose(whole.cut_random, chunked.cut_random, 1e-5, 1e-6));
+  EXPECT_TENSORS_CLOSE(whole.grid, chunked.grid, 1e-6, 1e-5);
+  EXPECT_TENSORS_CLOSE(whole.cut_random, chunked.cut_random, 1e-6, 1e-5);
 }
 
 TEST(Landscape, FirstZeroIsInterpolatedAndAGenuineZeroIsNotASentinel) {
@@ -167,7 +167,7 @@ TEST(Landscape, MarginDirectionExistsWhereTheSoftmaxSaturates) {
   LandscapeConfig config;
   EXPECT_ERROR_CONTAINING(landscape_directions(model, x0, label, 0, config),
                           "the ce gradient is zero at sample 0");
-  config.direction_loss = "margin";
+  config.direction_loss = Loss::kMargin;
   const Directions directions = landscape_directions(model, x0, label, 0, config);
   // For a linear model the margin's ascent direction is sign(w_j − w_t), j the runner-up class.
   const auto [weight, bias] = testing::linear_weights(model);
@@ -178,21 +178,22 @@ TEST(Landscape, MarginDirectionExistsWhereTheSoftmaxSaturates) {
   }
   logits[label] = -std::numeric_limits<float>::infinity();
   const int64_t runner_up = logits.argmax().item<int64_t>();
-  EXPECT_TRUE(
-      torch::equal(directions.adversarial.flatten(), (weight[runner_up] - weight[label]).sign()));
+  EXPECT_TENSORS_EQUAL(directions.adversarial.flatten(), (weight[runner_up] - weight[label]).sign());
 }
 
 TEST(Landscape, BadSettingsAreNamed) {
   LandscapeConfig config;
   config.resolution_2d = 50;
   EXPECT_ERROR_CONTAINING(config.validate(),
-                          "resolution_2d: must be odd and at least 3 (the centre is x0), got 50");
+                          "resolution_2d: must be odd and in 3..100001 (the centre is x0), got 50");
   config = LandscapeConfig();
-  config.adversarial_direction = "fgsm";
-  EXPECT_ERROR_CONTAINING(config.validate(),
+  EXPECT_ERROR_CONTAINING(config.set("adversarial_direction", "fgsm"),
                           "\"fgsm\" is unknown (known: sign, gradient, pgd, metric)");
   config = LandscapeConfig();
-  EXPECT_ERROR_CONTAINING(config.set("pgd.stepz", "3"), "\"stepz\" is unknown");
+  EXPECT_ERROR_CONTAINING(config.set("pgd.stepz", "3"), "attack setting \"stepz\" is unknown");
+  EXPECT_ERROR_CONTAINING(config.set("pgd.steps", "2.5"), "pgd.steps: \"2.5\" is not an integer");
+  config.direction_loss = Loss::kDlr;
+  EXPECT_ERROR_CONTAINING(config.validate(), "direction_loss: \"dlr\" cannot be used");
   EXPECT_ERROR_CONTAINING(config.set("clip", "maybe"), "\"maybe\" is not true or false");
 }
 

@@ -8,6 +8,7 @@
 #include "core/runtime/device.hpp"
 #include "support/models.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tensor_assertions.hpp"
 
 namespace robustscope {
 namespace {
@@ -51,12 +52,11 @@ TEST(Metric, IsAtLeastTheDivergenceAtAThousandRandomPointsOfTheBall) {
       const double sampled =
           prediction_divergence(model, clean, points, config).max().item<double>();
       EXPECT_GE(result.value[i].item<double>(), sampled)
-          << "sample " << i << ", " << norm_name(norm);
+          << "sample " << i << ", " << norm_names().name(norm);
     }
     EXPECT_TRUE((threat.distance(result.maximiser, x) <= config.epsilon + 1e-5).all().item<bool>());
     // ψ is the divergence at the returned maximiser.
-    EXPECT_TRUE(torch::allclose(prediction_divergence(model, x, result.maximiser, config),
-                                result.value, 1e-4, 1e-6));
+    EXPECT_TENSORS_CLOSE(prediction_divergence(model, x, result.maximiser, config), result.value, 1e-6, 1e-4);
   }
 }
 
@@ -64,7 +64,7 @@ TEST(Metric, ScalingTheLastLayerChangesTheRawMetricButNotTheNormalisedOne) {
   const torch::Tensor x = images(8, 3);
   MetricConfig normalised, raw;
   normalised.epsilon = raw.epsilon = 0.1;
-  raw.normalization = "none";
+  raw.normalization = Normalization::kNone;
   std::map<double, MetricResult> by_scale_normalised, by_scale_raw;
   std::map<double, torch::Tensor> predictions;
   for (double scale : {0.1, 1.0, 10.0}) {
@@ -80,10 +80,9 @@ TEST(Metric, ScalingTheLastLayerChangesTheRawMetricButNotTheNormalisedOne) {
     by_scale_raw[scale] = compute_metric(model, x, torch::arange(8), raw);
   }
   for (double scale : {0.1, 10.0}) {
-    EXPECT_TRUE(torch::equal(predictions[scale], predictions[1.0]));
+    EXPECT_TENSORS_EQUAL(predictions[scale], predictions[1.0]);
     // Sign ascent is not smooth: float rounding may tip a path, hence 1% rather than bit equality.
-    EXPECT_TRUE(torch::allclose(by_scale_normalised[scale].value, by_scale_normalised[1.0].value,
-                                1e-2, 1e-6))
+    EXPECT_TENSORS_CLOSE(by_scale_normalised[scale].value, by_scale_normalised[1.0].value, 1e-6, 1e-2)
         << "scale " << scale;
     const double raw_ratio =
         (by_scale_raw[scale].value.mean() / by_scale_raw[1.0].value.mean()).item<double>();
@@ -107,10 +106,10 @@ TEST(Metric, RescalingTwoConsecutiveReluLayersLeavesLogitsAndMetricEqual) {
       layers[0]->weight.mul_(a);
       layers[0]->bias.mul_(a);
       layers[1]->weight.div_(a);
-      EXPECT_TRUE(torch::allclose(model.forward(x), reference.forward(x), 1e-4, 1e-5));
+      EXPECT_TENSORS_CLOSE(model.forward(x), reference.forward(x), 1e-5, 1e-4);
     }
     const MetricResult result = compute_metric(model, x, torch::arange(8), config);
-    EXPECT_TRUE(torch::allclose(result.value, expected.value, 1e-2, 1e-6)) << "a = " << a;
+    EXPECT_TENSORS_CLOSE(result.value, expected.value, 1e-6, 1e-2) << "a = " << a;
   }
 }
 
@@ -126,41 +125,40 @@ TEST(Metric, RecordsClassesStepsTraceAndPasses) {
   EXPECT_EQ(result.trace.sizes(), torch::IntArrayRef({5, 2, 8}));
   // The value is the maximum of the trace, reached at the recorded step.
   const torch::Tensor trace_max = std::get<0>(result.trace.flatten(1).max(1));
-  EXPECT_TRUE(torch::allclose(trace_max, result.value, 1e-5, 1e-7));
+  EXPECT_TENSORS_CLOSE(trace_max, result.value, 1e-7, 1e-5);
   EXPECT_EQ(result.forward_backward_passes, 5 * 2 * 7);
   EXPECT_TRUE((result.best_step >= 0).all().item<bool>() &&
               (result.best_step <= 7).all().item<bool>());
   torch::NoGradGuard no_grad;
-  EXPECT_TRUE(torch::equal(result.clean_class, model.forward(x).argmax(1)));
+  EXPECT_TENSORS_EQUAL(result.clean_class, model.forward(x).argmax(1));
 }
 
 TEST(Divergence, KnownValuesAndIdentities) {
   const torch::Tensor p = torch::log(torch::tensor({{0.5, 0.5}, {0.9, 0.1}}, torch::kFloat64));
   const torch::Tensor q = torch::log(torch::tensor({{0.5, 0.5}, {0.5, 0.5}}, torch::kFloat64));
-  const torch::Tensor kl = divergence(p, q, "kl");
+  const torch::Tensor kl = divergence(p, q, Divergence::kKl);
   EXPECT_NEAR(kl[0].item<double>(), 0.0, 1e-12);
   EXPECT_NEAR(kl[1].item<double>(), 0.9 * std::log(1.8) + 0.1 * std::log(0.2), 1e-12);
-  EXPECT_TRUE(torch::allclose(divergence(p, q, "reverse-kl"), divergence(q, p, "kl")));
-  EXPECT_TRUE(torch::allclose(divergence(p, q, "symmetric-kl"), kl + divergence(q, p, "kl")));
+  EXPECT_TENSORS_CLOSE(divergence(p, q, Divergence::kReverseKl), divergence(q, p, Divergence::kKl), 1e-8, 1e-5);
+  EXPECT_TENSORS_CLOSE(divergence(p, q, Divergence::kSymmetricKl), kl + divergence(q, p, Divergence::kKl), 1e-8, 1e-5);
   const torch::Tensor disjoint_p =
       torch::log(torch::tensor({{1.0 - 1e-15, 1e-15}}, torch::kFloat64));
   const torch::Tensor disjoint_q =
       torch::log(torch::tensor({{1e-15, 1.0 - 1e-15}}, torch::kFloat64));
-  EXPECT_NEAR(divergence(disjoint_p, disjoint_q, "js").item<double>(), std::log(2.0), 1e-9);
-  EXPECT_ERROR_CONTAINING(divergence(p, q, "hellinger"), "\"hellinger\" is unknown");
+  EXPECT_NEAR(divergence(disjoint_p, disjoint_q, Divergence::kJs).item<double>(), std::log(2.0), 1e-9);
+  EXPECT_ERROR_CONTAINING(divergence_names().parse("divergence", "hellinger"),
+                          "divergence: \"hellinger\" is unknown (known: kl, reverse-kl, "
+                          "symmetric-kl, js)");
 }
 
 TEST(Divergence, NormalisationsRemoveTheLogitScale) {
   auto generator = at::detail::createCPUGenerator(8);
   const torch::Tensor z = torch::randn({4, 10}, generator);
-  EXPECT_TRUE(torch::allclose(normalize_logits(z, "standardize", 0),
-                              normalize_logits(3 * z + 2, "standardize", 0), 1e-5));
-  EXPECT_TRUE(
-      torch::allclose(normalize_logits(z, "l2", 0), normalize_logits(7 * z, "l2", 0), 1e-5));
-  EXPECT_TRUE(
-      torch::allclose(normalize_logits(z, "l2", 0).norm(2, 1), torch::full({4}, std::sqrt(10.0))));
-  EXPECT_TRUE(torch::allclose(normalize_logits(z, "l2", 2.0).norm(2, 1), torch::full({4}, 2.0)));
-  EXPECT_TRUE(torch::equal(normalize_logits(z, "none", 0), z));
+  EXPECT_TENSORS_CLOSE(normalize_logits(z, Normalization::kStandardize, 0), normalize_logits(3 * z + 2, Normalization::kStandardize, 0), 1e-8, 1e-5);
+  EXPECT_TENSORS_CLOSE(normalize_logits(z, Normalization::kL2, 0), normalize_logits(7 * z, Normalization::kL2, 0), 1e-8, 1e-5);
+  EXPECT_TENSORS_CLOSE(normalize_logits(z, Normalization::kL2, 0).norm(2, 1), torch::full({4}, std::sqrt(10.0)), 1e-8, 1e-5);
+  EXPECT_TENSORS_CLOSE(normalize_logits(z, Normalization::kL2, 2.0).norm(2, 1), torch::full({4}, 2.0), 1e-8, 1e-5);
+  EXPECT_TENSORS_EQUAL(normalize_logits(z, Normalization::kNone, 0), z);
 }
 
 TEST(MetricSummary, StatisticsAndBootstrapInterval) {
@@ -179,16 +177,32 @@ TEST(MetricSummary, StatisticsAndBootstrapInterval) {
 
 TEST(Metric, BadSettingsAreRefused) {
   MetricConfig config;
-  config.random_start = "none";
+  config.random_start = RandomStart::kNone;
   EXPECT_ERROR_CONTAINING(config.validate(), "exactly zero at the clean input");
   config = MetricConfig();
   config.epsilon = -1;
   EXPECT_ERROR_CONTAINING(config.validate(), "epsilon: must be a finite number > 0, got -1");
   config = MetricConfig();
-  config.normalization = "softmax";
-  EXPECT_ERROR_CONTAINING(config.validate(),
-                          "\"softmax\" is unknown (known: none, standardize, l2)");
-  EXPECT_ERROR_CONTAINING(config.set("divergnce", "kl"), "\"divergnce\" is unknown");
+  EXPECT_ERROR_CONTAINING(config.set("normalization", "softmax"),
+                          "normalization: \"softmax\" is unknown (known: none, standardize, l2)");
+  EXPECT_ERROR_CONTAINING(config.set("divergnce", "kl"), "metric setting \"divergnce\" is unknown");
+}
+
+TEST(Metric, SettingsParseStrictly) {
+  MetricConfig config;
+  // Was truncated to 2 and read "yes" as false before; now both are read as written or refused.
+  EXPECT_ERROR_CONTAINING(config.set("steps", "2.5"), "steps: \"2.5\" is not an integer");
+  EXPECT_ERROR_CONTAINING(config.set("restarts", "3x"), "restarts: \"3x\" is not an integer");
+  config.set("record_trace", "yes");
+  EXPECT_TRUE(config.record_trace);
+  EXPECT_ERROR_CONTAINING(config.set("record_trace", "maybe"), "is not true or false");
+  EXPECT_ERROR_CONTAINING(config.set("seed", "1.5"), "seed: \"1.5\" is not a seed");
+  EXPECT_ERROR_CONTAINING(config.set("seed", "18446744073709551616"), "out of range");
+  EXPECT_ERROR_CONTAINING(config.set("seed", "-1"), "is not a seed");
+  config.set("seed", "0");
+  EXPECT_EQ(config.seed, 0u);
+  EXPECT_ERROR_CONTAINING(config.set("epsilon", "1e400"), "is not a finite number");
+  EXPECT_ERROR_CONTAINING(config.set("epsilon", "nan"), "is not a finite number");
 }
 
 }  // namespace

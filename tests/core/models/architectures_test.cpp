@@ -6,6 +6,7 @@
 #include "core/models/architectures.hpp"
 #include "core/runtime/device.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tensor_assertions.hpp"
 
 namespace robustscope {
 namespace {
@@ -94,7 +95,7 @@ TEST(Architectures, NormalisationIsTheModelsFirstOperation) {
   BuiltinClassifier b(
       ArchitectureConfig::for_dataset("small-cnn", plain, {{"channels", 4}, {"hidden", 16}}));
   const torch::Tensor x = torch::rand({5, 1, 28, 28});
-  EXPECT_TRUE(torch::allclose(a.forward(x), b.forward((x - 0.25) / 0.5), 1e-5, 1e-6));
+  EXPECT_TENSORS_CLOSE(a.forward(x), b.forward((x - 0.25) / 0.5), 1e-6, 1e-5);
 }
 
 TEST(Architectures, InvalidConfigurationsAreNamed) {
@@ -109,7 +110,7 @@ TEST(Architectures, InvalidConfigurationsAreNamed) {
   EXPECT_ERROR_CONTAINING(ArchitectureConfig::for_dataset("wide-resnet", info, {{"depth", 27}}),
                           "not of the form 6n+4");
   EXPECT_ERROR_CONTAINING(ArchitectureConfig::for_dataset("small-cnn", info, {{"hidden", 0}}),
-                          "hidden=0 is outside 1..65536");
+                          "hidden: architecture small-cnn: 0 is outside 1..65536");
 }
 
 TEST(Architectures, OutputShapeCheckNamesBothShapes) {

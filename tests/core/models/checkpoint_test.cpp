@@ -6,6 +6,7 @@
 #include "core/models/model_source.hpp"
 #include "core/runtime/device.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tensor_assertions.hpp"
 
 namespace robustscope {
 namespace {
@@ -36,7 +37,7 @@ TEST(Checkpoint, RoundTripGivesBitIdenticalOutputsAndMetadata) {
   LoadedModel loaded = load_checkpoint(dir.file("m.pt"), torch::kCPU);
   const torch::Tensor x = torch::rand({4, 3, 32, 32});
   torch::NoGradGuard no_grad;
-  EXPECT_TRUE(torch::equal(model.forward(x), loaded.model->forward(x)));
+  EXPECT_TENSORS_EQUAL(model.forward(x), loaded.model->forward(x));
   EXPECT_EQ(loaded.model->description(), model.description());
   EXPECT_EQ(loaded.metadata.seed, 42u);
   EXPECT_EQ(loaded.metadata.test_accuracy, 0.987654321);

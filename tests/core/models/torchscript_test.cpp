@@ -6,6 +6,7 @@
 #include "core/models/model_source.hpp"
 #include "core/models/torchscript_classifier.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tensor_assertions.hpp"
 
 namespace robustscope {
 namespace {
@@ -40,7 +41,7 @@ TEST_F(TorchScript, TracedAndScriptedModelsGivePyTorchsLogits) {
                                  torch::kCPU);
     torch::NoGradGuard no_grad;
     const torch::Tensor expected = read_floats(dir_.file(name + "_logits.f32"), {5, 10});
-    EXPECT_TRUE(torch::allclose(model->forward(x), expected, 1e-5, 1e-5)) << name;
+    EXPECT_TENSORS_CLOSE(model->forward(x), expected, 1e-5, 1e-5) << name;
     EXPECT_EQ(model->description(), "torchscript(" + dir_.file(name + ".pt") + ")");
   }
 }

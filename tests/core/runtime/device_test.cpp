@@ -3,6 +3,11 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <optional>
+
 #include "core/runtime/device.hpp"
 #include "support/temp_dir.hpp"
 
@@ -23,10 +28,68 @@ TEST(Device, SpellingsAndTheRankBinding) {
   }
 }
 
-TEST(Device, ThreadsFollowTheRequestThenTheEnvironment) {
-  EXPECT_EQ(configure_threads(1), 1);
-  EXPECT_EQ(at::get_num_threads(), 1);
-  EXPECT_GE(available_cores(), 1);
+// The environment variable is restored whatever the test does.
+class ScopedEnvironment {
+ public:
+  ScopedEnvironment(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) previous_ = old;
+    if (value)
+      setenv(name, value, 1);
+    else
+      unsetenv(name);
+  }
+  ~ScopedEnvironment() {
+    if (previous_)
+      setenv(name_, previous_->c_str(), 1);
+    else
+      unsetenv(name_);
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> previous_;
+};
+
+TEST(Device, ThreadsFollowTheRequestThenTheEnvironmentThenTheCores) {
+  const int cores = available_cores();
+  ASSERT_GE(cores, 1);
+  {
+    ScopedEnvironment omp("OMP_NUM_THREADS", "1");
+    EXPECT_EQ(configure_threads(1).threads, 1);
+    EXPECT_EQ(at::get_num_threads(), 1);
+    EXPECT_EQ(configure_threads(0).threads, 1);  // the environment's 1 when nothing is asked
+  }
+  {
+    ScopedEnvironment omp("OMP_NUM_THREADS", nullptr);
+    EXPECT_EQ(configure_threads(0).threads, cores);  // every core this process may use
+  }
+  {
+    ScopedEnvironment omp("OMP_NUM_THREADS", "not-a-number");
+    EXPECT_EQ(configure_threads(0).threads, cores);
+  }
+}
+
+TEST(Device, ARequestBeyondTheCoresIsCappedWithAWarning) {
+  const int cores = available_cores();
+  const ThreadSettings settings = configure_threads(100000);
+  EXPECT_EQ(settings.threads, cores);
+  EXPECT_EQ(at::get_num_threads(), cores);
+  EXPECT_NE(settings.warning.find("100000 threads asked for"), std::string::npos)
+      << settings.warning;
+  EXPECT_TRUE(configure_threads(cores).warning.empty());
+}
+
+TEST(Device, TheBlasRunsOnOneThreadWhateverTheRequest) {
+  using GetThreads = int (*)();
+  const auto openblas_threads =
+      reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  if (!openblas_threads) GTEST_SKIP() << "this process has no OpenBLAS";
+  for (int requested : {1, 2}) {
+    const ThreadSettings settings = configure_threads(requested);
+    EXPECT_EQ(openblas_threads(), 1) << "after asking for " << requested;
+    EXPECT_EQ(settings.blas_threads, 1);
+    EXPECT_NE(settings.blas.find("OpenBLAS"), std::string::npos) << settings.blas;
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "core/runtime/device.hpp"
 #include "core/train/recipes.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tensor_assertions.hpp"
 
 namespace robustscope {
 namespace {
@@ -31,12 +32,12 @@ class Recipes : public ::testing::Test {
 
   static Trained train(const std::string& name, std::map<std::string, std::string> settings = {}) {
     RecipeConfig recipe;
-    recipe.name = name;
+    recipe.set("recipe", name);
     for (const auto& [key, value] : settings) recipe.set(key, value);
     TrainConfig config;
     config.epochs = 5;
     config.batch_size = 64;
-    config.optimizer = "adam";
+    config.optimizer = Optimizer::kAdam;
     config.learning_rate = 1e-3;
     config.seed = 3;
     seed_all(config.seed);
@@ -53,8 +54,7 @@ class Recipes : public ::testing::Test {
   }
 
   static double fgsm_accuracy(Classifier& model, double epsilon) {
-    AttackConfig fgsm;
-    fgsm.name = "fgsm";
+    AttackConfig fgsm = make_attack_config("fgsm");
     fgsm.epsilon = epsilon;
     const AttackOutcome outcome =
         run_attack(model, test_->images, test_->labels, torch::arange(test_->size()), fgsm);
@@ -119,12 +119,12 @@ TEST(Reparameterize, LastLayerScalesLogitsAndReluRescalingKeepsThem) {
     Reparameterization relu;
     relu.relu_rescale = 7;
     reparameterize(model, relu);
-    EXPECT_TRUE(torch::allclose(model.forward(x), before, 1e-4, 1e-5));
+    EXPECT_TENSORS_CLOSE(model.forward(x), before, 1e-5, 1e-4);
     EXPECT_FALSE(torch::equal(model.parameters()[0], model.parameters()[0] / 7));
     Reparameterization last;
     last.last_layer_scale = 10;
     reparameterize(model, last);
-    EXPECT_TRUE(torch::allclose(model.forward(x), 10 * before, 1e-4, 1e-4));
+    EXPECT_TENSORS_CLOSE(model.forward(x), 10 * before, 1e-4, 1e-4);
   }
   seed_all(1);
   BuiltinClassifier resnet(

@@ -6,6 +6,7 @@
 #include "core/runtime/device.hpp"
 #include "core/train/trainer.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tensor_assertions.hpp"
 
 namespace robustscope {
 namespace {
@@ -57,7 +58,7 @@ TEST(NaturalTraining, SameSeedGivesIdenticalWeightsAndAnotherSeedDoesNot) {
   const auto second = train_small_cnn(train, config);
   ASSERT_EQ(first.size(), second.size());
   for (size_t i = 0; i < first.size(); ++i)
-    EXPECT_TRUE(torch::equal(first[i], second[i])) << "parameter " << i;
+    EXPECT_TENSORS_EQUAL(first[i], second[i]) << "parameter " << i;
   config.seed = 6;
   const auto other = train_small_cnn(train, config);
   EXPECT_FALSE(torch::equal(first.back(), other.back()));
@@ -66,25 +67,26 @@ TEST(NaturalTraining, SameSeedGivesIdenticalWeightsAndAnotherSeedDoesNot) {
 TEST(NaturalTraining, LearningRateSchedules) {
   TrainConfig config;
   config.learning_rate = 0.1;
-  config.schedule = "cosine";
+  config.schedule = Schedule::kCosine;
   EXPECT_DOUBLE_EQ(scheduled_learning_rate(config, 0, 100), 0.1);
   EXPECT_NEAR(scheduled_learning_rate(config, 50, 100), 0.05, 1e-12);
   EXPECT_NEAR(scheduled_learning_rate(config, 100, 100), 0.0, 1e-12);
-  config.schedule = "step";
+  config.schedule = Schedule::kStep;
   EXPECT_DOUBLE_EQ(scheduled_learning_rate(config, 49, 100), 0.1);
   EXPECT_NEAR(scheduled_learning_rate(config, 50, 100), 0.01, 1e-12);
   EXPECT_NEAR(scheduled_learning_rate(config, 80, 100), 0.001, 1e-12);
-  config.schedule = "constant";
+  config.schedule = Schedule::kConstant;
   EXPECT_DOUBLE_EQ(scheduled_learning_rate(config, 99, 100), 0.1);
 }
 
 TEST(NaturalTraining, InvalidSettingsAreNamed) {
   TrainConfig config;
   config.epochs = 0;
-  EXPECT_ERROR_CONTAINING(config.validate(), "epochs: must be positive, got 0");
+  EXPECT_ERROR_CONTAINING(config.validate(), "epochs: must be in 1..100000, got 0");
   config = TrainConfig();
-  config.optimizer = "lbfgs";
-  EXPECT_ERROR_CONTAINING(config.validate(), "\"lbfgs\" is unknown (known: sgd, adam)");
+  EXPECT_ERROR_CONTAINING(config.set("optimizer", "lbfgs"),
+                          "optimizer: \"lbfgs\" is unknown (known: sgd, adam)");
+  EXPECT_ERROR_CONTAINING(config.set("epochs", "2.5"), "epochs: \"2.5\" is not an integer");
   config = TrainConfig();
   config.learning_rate = -1;
   EXPECT_ERROR_CONTAINING(config.validate(), "learning_rate: must be positive");
@@ -104,7 +106,7 @@ TEST(NaturalTraining, DivergenceStopsWithAnError) {
   };
   EXPECT_ERROR_CONTAINING(
       train_classifier(model, train, config, nan_objective, torch::kCPU, [](const EpochReport&) {}),
-      "loss became nan at epoch 1, batch 0");
+      "the loss became NaN or infinite at epoch 1, batch 0");
 }
 
 }  // namespace

@@ -1,0 +1,64 @@
+// robustscope run: a spec's tasks over MPI ranks, resuming an existing output.
+#include <cstdio>
+#include <cstdlib>
+
+#include "cli/command_options.hpp"
+#include "core/error.hpp"
+#include "engine/run/batch_run.hpp"
+
+namespace robustscope::cli {
+
+int run_command(const Arguments& arguments) {
+  std::string spec_path, output, data_dir;
+  RunOptions run_options;
+  bool quiet = false;
+  po::options_description options("run options");
+  options.add_options()("spec", po::value(&spec_path)->required(), "experiment spec (YAML)")(
+      "output", po::value(&output), "results file (overrides the spec's output)")(
+      "data-dir", po::value(&data_dir), "folder holding <dataset>/ (overrides the spec's)")(
+      "force", po::bool_switch(&run_options.force),
+      "resume an output made by a different spec or with changed model files, reusing the tasks "
+      "whose settings still match and recomputing the rest")(
+      "device", po::value(&run_options.device), "overrides the spec's device")(
+      "threads", po::value(&run_options.threads), "threads per rank (overrides the spec's)")(
+      "quiet", po::bool_switch(&quiet), "a progress line every 10% instead of one per task");
+  if (!parse_command("run",
+                     "Runs a spec's tasks over MPI ranks (mpirun -np N robustscope run spec.yaml); "
+                     "resumes an existing output.",
+                     options, arguments, {"spec"})) {
+    return 0;
+  }
+  ExperimentSpec spec = load_spec(spec_path);
+  if (!output.empty()) spec.output = output;
+  if (!data_dir.empty()) spec.data_dir = data_dir;
+  run_options.progress = !quiet;
+  run_options.log = say;
+  MpiCluster cluster;
+  const RunSummary summary = run_experiment(cluster, spec, run_options);
+  if (cluster.rank() != 0) return 0;
+  if (summary.interrupted) {
+    say("\ninterrupted (signal " + std::to_string(summary.interrupt_signal) + "): " +
+        std::to_string(summary.skipped + summary.computed) + " of " +
+        std::to_string(summary.planned) + " tasks are complete and kept in " +
+        summary.task_folder + "; run the same command again to resume");
+    // Tasks in flight are abandoned: their files are never half written.
+    std::_Exit(128 + summary.interrupt_signal);
+  }
+  const double computed = static_cast<double>(summary.computed + summary.failed);
+  char line[512];
+  std::snprintf(line, sizeof(line),
+                "\n%ld tasks: %ld skipped (complete), %ld computed, %ld failed in %.1f s (%.2f "
+                "tasks/s on %d ranks)\nresults: %s",
+                summary.planned, summary.skipped, summary.computed, summary.failed,
+                summary.seconds, summary.seconds > 0 ? computed / summary.seconds : 0.0,
+                cluster.size(), spec.output.c_str());
+  say(line);
+  std::snprintf(line, sizeof(line),
+                "coordinator: workers waited %.2f ms per task for their next assignment",
+                1e3 * summary.assignment_wait_seconds / std::max(computed, 1.0));
+  say(line);
+  for (const std::string& failure : summary.failures) say("failed: " + failure);
+  return summary.failed > 0 ? 3 : 0;
+}
+
+}  // namespace robustscope::cli

@@ -1,0 +1,45 @@
+// Files written whole or not at all, bounded reads, output checks before work, and a lock that
+// keeps two runs out of one output.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+
+namespace robustscope {
+
+// Writes `path` through `write(partial)`, which fills `path`.partial; the partial file is then
+// synced, renamed onto `path` and the folder synced, so `path` is the old file or the whole new
+// one whatever happens to the process or the machine. On any failure (also one thrown by `write`)
+// the partial file is removed and the error propagates; `path` is untouched.
+void atomic_replace(const std::string& path,
+                    const std::function<void(const std::string& partial)>& write);
+void atomic_write_text(const std::string& path, const std::string& text);
+
+// A regular file's bytes, at most `max_bytes` (Error naming the file beyond that, or when it is a
+// folder, a device or a pipe).
+std::string read_text_file(const std::string& path, size_t max_bytes);
+
+// Before any work: `path` can be created (its folder exists and is writable) and, unless `force`,
+// does not exist yet. `flag` names the option for the message ("--output").
+void check_output_path(const std::string& path, bool force, const std::string& flag);
+// A folder that exists (or can be created) and is writable.
+void check_output_folder(const std::string& folder, const std::string& what);
+
+// An exclusive advisory lock (flock) on `path`, created if needed, held for the object's lifetime.
+// The holder writes "host <h>, pid <p>, since <t>" into the file; a second taker gets an Error
+// naming `what` and that holder, at once (no waiting).
+class FileLock {
+ public:
+  FileLock(const std::string& path, const std::string& what);
+  ~FileLock();
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int descriptor_ = -1;
+};
+
+std::string host_name();
+
+}  // namespace robustscope

@@ -1,0 +1,138 @@
+// The procedures a spec can name, each a type with its settings, its cost, how a task of it runs
+// and what its headline numbers are: metric, attack, ensemble, transfer, landscape and noop. A
+// Procedure holds one of them; the engine switches on the type (std::visit), never on text.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/attack/attack.hpp"
+#include "core/data/dataset.hpp"
+#include "core/landscape/landscape.hpp"
+#include "core/metric/robustness_metric.hpp"
+#include "core/models/classifier.hpp"
+#include "engine/store/record.hpp"
+
+namespace robustscope {
+
+// What a task of any procedure works with.
+struct TaskContext {
+  Classifier& model;
+  const Dataset& data;  // the task's samples (sample ids from data.first_sample)
+  torch::Device device;
+  int64_t batch_size = 0;
+  uint64_t seed = 0;  // the task seed (or the procedure's explicit seed)
+  // Loads another model of the spec by name (transfer substitutes).
+  std::function<Classifier&(const std::string& model_name)> model_named;
+  int64_t forward_passes = 0;
+  int64_t forward_backward_passes = 0;
+};
+
+// Headline numbers of one task or one setting: name → value (e.g. robust_accuracy), averaged over
+// samples when shards are combined.
+using Headline = std::map<std::string, double>;
+
+struct MetricProcedure {
+  static constexpr const char* kKind = "metric";
+  MetricConfig config;
+
+  SettingEntries entries() const;
+  PassCount cost() const;
+  void run(TaskContext& context, Record& record) const;
+  static Headline headline(const Record& record);
+};
+
+struct AttackProcedure {
+  static constexpr const char* kKind = "attack";
+  AttackConfig config;
+
+  SettingEntries entries() const;
+  PassCount cost() const;
+  void run(TaskContext& context, Record& record) const;
+  static Headline headline(const Record& record);
+};
+
+// The per-sample worst case over members, each run on what is still unbroken (AutoAttack).
+struct EnsembleProcedure {
+  static constexpr const char* kKind = "ensemble";
+  std::vector<AttackConfig> members;
+
+  SettingEntries entries() const;  // members prefixed "1.", "2.", …
+  PassCount cost() const;          // an upper bound: every member on every sample
+  void run(TaskContext& context, Record& record) const;
+  static Headline headline(const Record& record);
+};
+
+// Examples crafted on `substitute` (another model of the spec) by `crafting`, evaluated on the
+// task's model (Papernot et al. 2017).
+struct TransferProcedure {
+  static constexpr const char* kKind = "transfer";
+  std::string substitute;
+  AttackConfig crafting;
+
+  SettingEntries entries() const;
+  PassCount cost() const;
+  void run(TaskContext& context, Record& record) const;
+  static Headline headline(const Record& record);
+};
+
+struct LandscapeProcedure {
+  static constexpr const char* kKind = "landscape";
+  LandscapeConfig config;
+  int64_t sample_limit = 0;  // its first N samples of the selection (0: all)
+
+  SettingEntries entries() const;
+  PassCount cost() const;
+  void run(TaskContext& context, Record& record) const;
+  static Headline headline(const Record& record);
+};
+
+// Tasks that only return their sample ids: the coordinator's overhead, measured.
+struct NoopProcedure {
+  static constexpr const char* kKind = "noop";
+
+  SettingEntries entries() const { return {}; }
+  PassCount cost() const { return {}; }
+  void run(TaskContext&, Record&) const {}
+  static Headline headline(const Record&) { return {}; }
+};
+
+using ProcedureSettings = std::variant<MetricProcedure, AttackProcedure, EnsembleProcedure,
+                                       TransferProcedure, LandscapeProcedure, NoopProcedure>;
+
+struct Procedure {
+  ProcedureSettings settings;
+  std::optional<uint64_t> seed;  // a seed written in the spec replaces the task's derived one
+  std::string location;          // file:line:column of its spec entry
+
+  const char* kind() const;
+  // Every setting, typed; the explicit seed when given.
+  SettingEntries entries() const;
+  // "attack(epsilon=0.1,name=pgd,…)": unique per setting, independent of how the spec was written.
+  std::string key() const;
+  PassCount cost_per_sample() const;
+  // How many of `selected` samples a task set of this procedure covers (landscapes: their limit).
+  int64_t sample_count(int64_t selected) const;
+  bool needs_model() const;
+  // Runs a task on `context` into `record`; the procedure's seed is context.seed.
+  void run(TaskContext& context, Record& record) const;
+};
+
+// Every procedure kind, in the spec's order.
+std::vector<std::string> procedure_kinds();
+// The headline numbers of a stored task record of `kind` (Error for an unknown kind).
+Headline procedure_headline(const std::string& kind, const Record& record);
+// The headline numbers a kind reports, in display order (inspect's columns).
+std::vector<std::string> headline_names(const std::string& kind);
+
+// Per-sample datasets of a task set as a clean-accuracy fraction: [N] bool → mean.
+double mean_of(const torch::Tensor& values);
+
+}  // namespace robustscope

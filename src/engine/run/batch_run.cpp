@@ -1,0 +1,430 @@
+// The batch run and model preparation over MPI ranks.
+#include "engine/run/batch_run.hpp"
+
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "core/error.hpp"
+#include "core/models/checkpoint.hpp"
+#include "core/runtime/device.hpp"
+#include "core/runtime/files.hpp"
+#include "core/settings.hpp"
+#include "core/train/training_job.hpp"
+#include "core/version.hpp"
+#include "engine/run/coordination.hpp"
+#include "engine/run/interrupt.hpp"
+#include "engine/run/task_runner.hpp"
+#include "engine/store/result_store.hpp"
+#include "engine/store/schema.hpp"
+
+namespace robustscope {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// "0:42", "12:05", "1:02:03".
+std::string duration_text(double seconds) {
+  const int64_t total = static_cast<int64_t>(seconds + 0.5);
+  char text[32];
+  if (total >= 3600)
+    std::snprintf(text, sizeof(text), "%ld:%02ld:%02ld", total / 3600, total / 60 % 60, total % 60);
+  else
+    std::snprintf(text, sizeof(text), "%ld:%02ld", total / 60, total % 60);
+  return text;
+}
+
+// Elapsed time and what remains at the pace so far.
+class Progress {
+ public:
+  explicit Progress(int64_t total) : total_(total), start_(Clock::now()) {}
+  std::string note(int64_t finished) const {
+    const double elapsed = seconds_since(start_);
+    std::string text = duration_text(elapsed) + " elapsed";
+    if (finished > 0 && finished < total_)
+      text += ", ~" +
+              duration_text(elapsed / static_cast<double>(finished) *
+                            static_cast<double>(total_ - finished)) +
+              " left";
+    return text;
+  }
+
+ private:
+  int64_t total_;
+  Clock::time_point start_;
+};
+
+// Model resolution as text for the other ranks: "name\tdataset\thash" lines.
+std::string resolution_text(const ExperimentSpec& spec) {
+  std::string text;
+  for (const ModelSpec& model : spec.models)
+    text += model.name + "\t" + model.dataset + "\t" + model.content_hash + "\n";
+  return text;
+}
+
+void apply_resolution_text(ExperimentSpec& spec, const std::string& text) {
+  std::istringstream lines(text);
+  std::string line;
+  for (ModelSpec& model : spec.models) {
+    if (!std::getline(lines, line)) throw Error("MPI", "the model resolution is truncated");
+    const size_t first = line.find('\t'), second = line.find('\t', first + 1);
+    model.dataset = line.substr(first + 1, second - first - 1);
+    model.content_hash = line.substr(second + 1);
+  }
+}
+
+// Everything the pending tasks read, checked once before any runs: each data split loads and holds
+// the samples; each model (and substitute) loads, fits its data set and gives [N, K] logits.
+void check_inputs(const ExperimentSpec& spec, const std::vector<Task>& plan,
+                  const std::vector<size_t>& pending, torch::Device device) {
+  std::set<size_t> models;
+  std::set<std::string> datasets;
+  int64_t last_sample = 0;
+  for (size_t index : pending) {
+    const Task& task = plan[index];
+    const Procedure& procedure = spec.procedures[task.procedure];
+    if (!procedure.needs_model()) continue;
+    models.insert(task.model);
+    if (const auto* transfer = std::get_if<TransferProcedure>(&procedure.settings)) {
+      for (size_t m = 0; m < spec.models.size(); ++m)
+        if (spec.models[m].name == transfer->substitute) models.insert(m);
+    }
+    datasets.insert(spec.models[task.model].dataset);
+    last_sample = std::max(last_sample, task.first_sample + task.sample_count);
+  }
+  for (const std::string& name : datasets) {
+    const Dataset data = load_dataset(name, spec.data_dir, spec.samples.split);
+    if (last_sample > data.size())
+      throw Error(spec.path + ": samples",
+                  "offset " + std::to_string(spec.samples.offset) + " + count " +
+                      std::to_string(spec.samples.count) + " reaches sample " +
+                      std::to_string(last_sample - 1) + ", beyond the " +
+                      std::to_string(data.size()) + " samples of " + name + "/" +
+                      spec.samples.split + " (" + data.source + ")");
+  }
+  for (size_t m : models) {
+    const ModelSpec& model = spec.models[m];
+    try {
+      load_spec_model(model, device);
+    } catch (const Error& error) {
+      throw Error(model.location, "model " + model.name + ": " + error.what());
+    }
+  }
+}
+
+// Deletes .partial files a killed writer left in the task folder (the lock says none is writing).
+void remove_partial_files(const TaskFolder& folder) {
+  for (const char* sub : {"/tasks", "/runs"}) {
+    const fs::path dir = folder.path() + sub;
+    if (!fs::is_directory(dir)) continue;
+    for (const auto& entry : fs::directory_iterator(dir))
+      if (entry.path().extension() == ".partial") fs::remove(entry.path());
+  }
+}
+
+// A worker: runs tasks of the plan and writes each one's file itself.
+class TaskWorker {
+ public:
+  TaskWorker(const ExperimentSpec& spec, const std::vector<Task>& plan, const TaskFolder& folder,
+             torch::Device device, int threads, int rank)
+      : plan_(plan), folder_(folder), runner_(spec, device), device_(device), threads_(threads),
+        rank_(rank) {}
+
+  TaskOutcome operator()(int64_t index) {
+    Record record = runner_.run(plan_.at(static_cast<size_t>(index)));
+    record.set(schema::kRank, static_cast<int64_t>(rank_));
+    record.set(schema::kHost, host_name());
+    record.set(schema::kDevice, c10::str(device_));
+    record.set(schema::kThreads, static_cast<int64_t>(threads_));
+    TaskOutcome outcome;
+    outcome.failed = record.text(schema::kStatus) !=
+                     schema::task_status_names().name(schema::TaskStatus::kCompleted);
+    if (outcome.failed) outcome.message = record.text(schema::kMessage);
+    try {
+      folder_.write_task(std::move(record));
+    } catch (const std::exception& error) {
+      outcome.failed = true;
+      outcome.message = std::string("its result could not be written: ") + error.what();
+    }
+    return outcome;
+  }
+
+ private:
+  const std::vector<Task>& plan_;
+  const TaskFolder& folder_;
+  TaskRunner runner_;
+  torch::Device device_;
+  int threads_;
+  int rank_;
+};
+
+std::string device_text(const ExperimentSpec& spec, const RunOptions& options) {
+  return options.device.empty() ? spec.device : options.device;
+}
+
+}  // namespace
+
+int threads_per_rank(const ExperimentSpec& spec, const RunOptions& options, int ranks_on_node) {
+  if (options.threads >= 0) return options.threads;
+  if (spec.threads > 0) return spec.threads;
+  return std::max(1, available_cores() / std::max(ranks_on_node, 1));
+}
+
+RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOptions& options) {
+  const Clock::time_point start = Clock::now();
+  const std::string started = utc_timestamp();
+  const ResultStore store(spec.output);
+  const int threads = threads_per_rank(spec, options, cluster.local_size());
+  const ThreadSettings thread_settings = configure_threads(threads);
+  RunSummary summary;
+  summary.task_folder = store.folder().path();
+
+  // Everything that can refuse the run happens on rank 0 before any task, then is broadcast.
+  std::unique_ptr<FileLock> lock;
+  std::vector<Task> plan;
+  std::vector<size_t> pending;
+  std::vector<std::string> notes;
+  std::string verdict;
+  if (cluster.rank() == 0) {
+    try {
+      if (fs::is_directory(spec.output) || spec.output.back() == '/')
+        throw Error("output", "\"" + spec.output + "\" is a folder: name the results file in it");
+      check_output_folder(fs::absolute(spec.output).parent_path().string(), "output");
+      check_output_path(spec.output, /*force=*/true, "output");
+      check_output_folder(store.folder().path(), "the task folder");
+      lock = std::make_unique<FileLock>(store.folder().lock_path(), store.output());
+      remove_partial_files(store.folder());
+      parse_device(device_text(spec, options));
+      resolve_models(spec, /*allow_missing=*/false);
+      check_procedures_against_data(spec);
+      plan = plan_tasks(spec);
+      store.open_for_run(spec, options.force);
+      const std::map<std::string, Record> done = store.completed_tasks(plan, notes);
+      for (size_t i = 0; i < plan.size(); ++i)
+        if (!done.count(plan[i].id)) pending.push_back(i);
+      check_inputs(spec, plan, pending, device_for_local_rank(device_text(spec, options), 0));
+      verdict = "ok\n" + resolution_text(spec);
+    } catch (const Error& error) {
+      verdict = std::string("refused\n") + error.what();
+    }
+  }
+  verdict = cluster.broadcast(verdict);
+  if (verdict.rfind("ok\n", 0) != 0) {
+    if (cluster.rank() == 0) throw Error(verdict.substr(verdict.find('\n') + 1));
+    return summary;
+  }
+  if (cluster.rank() != 0) {
+    apply_resolution_text(spec, verdict.substr(3));
+    plan = plan_tasks(spec);
+  }
+  const torch::Device device = device_for_local_rank(device_text(spec, options),
+                                                     cluster.local_rank());
+  const std::vector<std::string> layout =
+      cluster.gather(host_name() + " " + c10::str(device) + " " +
+                     std::to_string(thread_settings.threads) + " threads, BLAS " +
+                     std::to_string(thread_settings.blas_threads));
+  summary.planned = static_cast<int64_t>(plan.size());
+
+  if (cluster.rank() != 0) {
+    TaskWorker worker(spec, plan, store.folder(), device, thread_settings.threads,
+                      cluster.rank());
+    work(*cluster.worker_link(), std::ref(worker));
+    return summary;
+  }
+
+  summary.started = true;
+  if (!thread_settings.warning.empty()) options.log("note: " + thread_settings.warning);
+  for (const std::string& note : notes) options.log("note: " + note);
+  summary.skipped = summary.planned - static_cast<int64_t>(pending.size());
+  const int64_t to_run = static_cast<int64_t>(pending.size());
+  options.log(spec.name + ": " + std::to_string(summary.planned) + " tasks, " +
+              std::to_string(summary.skipped) + " already complete, " + std::to_string(to_run) +
+              " to run on " + std::to_string(cluster.size()) + " rank" +
+              (cluster.size() == 1 ? "" : "s"));
+
+  std::vector<size_t> model_of(plan.size());
+  for (size_t i = 0; i < plan.size(); ++i) model_of[i] = plan[i].model;
+  Scheduler scheduler(pending, model_of, cluster.size());
+  InProcessLinks local(1);
+  std::thread local_worker([&] {
+    configure_threads(threads);  // OpenMP's count is per thread: set it on this one too
+    TaskWorker worker(spec, plan, store.folder(), device, thread_settings.threads, 0);
+    work(local.worker(0), std::ref(worker));
+  });
+  const std::unique_ptr<CoordinatorLink> link = cluster.coordinator_link(local);
+  const Progress progress(to_run);
+  int64_t finished = 0, next_milestone = 1;
+  InterruptWatch interrupt;
+  const CoordinationResult coordination = coordinate(
+      *link, scheduler,
+      [&](const WorkerReport& report) {
+        ++finished;
+        const Task& task = plan[static_cast<size_t>(report.task)];
+        if (report.failed) {
+          ++summary.failed;
+          summary.failures.push_back(task.id + " " + task.key + ": " + report.message);
+        } else {
+          ++summary.computed;
+        }
+        const bool milestone = finished * 10 >= next_milestone * to_run;
+        if (milestone) ++next_milestone;
+        if (options.progress || report.failed || milestone) {
+          char line[160];
+          std::snprintf(line, sizeof(line), "[%ld/%ld] %s ", finished, to_run,
+                        report.failed ? "FAILED" : "done");
+          char tail[96];
+          std::snprintf(tail, sizeof(tail), " (%.1f s, rank %d) | ", report.seconds,
+                        report.worker);
+          options.log(line + task.key + tail + progress.note(finished) +
+                      (report.failed ? ": " + report.message : ""));
+        }
+      },
+      &interrupt.requested());
+  summary.assignment_wait_seconds = coordination.assignment_wait_seconds;
+  summary.seconds = seconds_since(start);
+  if (coordination.interrupted) {
+    local_worker.detach();  // the caller ends the process; the task in flight is abandoned
+    summary.interrupted = true;
+    summary.interrupt_signal = interrupt.signal();
+    return summary;
+  }
+  local_worker.join();
+
+  std::string layout_text;
+  for (size_t r = 0; r < layout.size(); ++r)
+    layout_text += (r ? "; " : "") + std::to_string(r) + ": " + layout[r];
+  Record run;
+  run.set(schema::kRunId, started + "-" + std::to_string(getpid()));
+  run.set(schema::kStarted, started);
+  run.set(schema::kEnded, utc_timestamp());
+  run.set(schema::kSeconds, summary.seconds);
+  run.set(schema::kRanks, static_cast<int64_t>(cluster.size()));
+  run.set(schema::kRankLayout, layout_text);  // "rank: host device threads; …"
+  run.set(schema::kMpiVersion, cluster.library_version());
+  run.set(schema::kCodeVersion, code_version());
+  run.set(schema::kLibtorchVersion, libtorch_version());
+  run.set(schema::kBlas, thread_settings.blas);
+  run.set("tasks_planned", summary.planned);
+  run.set("tasks_skipped", summary.skipped);
+  run.set("tasks_computed", summary.computed);
+  run.set("tasks_failed", summary.failed);
+  run.set("forced", static_cast<int64_t>(options.force));
+  run.set("data_dir", spec.data_dir);
+  run.set("assignment_wait_seconds", summary.assignment_wait_seconds);
+  store.folder().write_run(run);
+  store.merge(spec, {{schema::kMpiVersion, cluster.library_version()},
+                     {"last_run_rank_layout", layout_text},
+                     {"last_run_started", started},
+                     {"last_run_ended", utc_timestamp()},
+                     {schema::kBlas, thread_settings.blas}});
+  return summary;
+}
+
+PrepareSummary prepare_models(MpiCluster& cluster, const ExperimentSpec& spec,
+                              const RunOptions& options) {
+  // One training per missing checkpoint file: reparameterised entries share their base's file.
+  std::vector<const ModelSpec*> missing;
+  std::set<std::string> paths;
+  for (const ModelSpec& model : spec.models) {
+    if (fs::exists(model.source.path)) {
+      if (model.source.kind != "checkpoint") continue;
+      // An existing checkpoint must be readable and made for the model's data set.
+      CheckpointMetadata metadata;
+      try {
+        metadata = read_checkpoint_metadata(model.source.path);
+      } catch (const Error& error) {
+        throw Error(model.location, "model " + model.name + ": " + error.what() +
+                                        (model.training.empty()
+                                             ? ""
+                                             : " (delete it to have prepare train it again)"));
+      }
+      if (!model.dataset.empty() && metadata.dataset != model.dataset)
+        throw Error(model.location, "model " + model.name + ": " + model.source.path +
+                                        " was trained on " + metadata.dataset + ", not " +
+                                        model.dataset);
+      continue;
+    }
+    if (model.training.empty()) continue;
+    if (paths.insert(model.source.path).second) missing.push_back(&model);
+  }
+  for (const ModelSpec& model : spec.models) {
+    if (!fs::exists(model.source.path) && !paths.count(model.source.path))
+      throw Error(model.location,
+                  "model " + model.name + ": " + model.source.path +
+                      " does not exist and no model entry has train: settings for it");
+  }
+  for (const ModelSpec* model : missing) {
+    check_output_folder(fs::absolute(model->source.path).parent_path().string(),
+                        "model " + model->name + " checkpoint");
+    check_output_path(model->source.path, /*force=*/false, "model " + model->name + " checkpoint");
+  }
+
+  PrepareSummary summary;
+  summary.to_train = static_cast<int64_t>(missing.size());
+  const int threads = threads_per_rank(spec, options, cluster.local_size());
+  const ThreadSettings thread_settings = configure_threads(threads);
+  if (cluster.rank() == 0) {
+    if (!thread_settings.warning.empty()) options.log("note: " + thread_settings.warning);
+    options.log(spec.name + ": " + std::to_string(missing.size()) + " of " +
+                std::to_string(spec.models.size()) + " models to train on " +
+                std::to_string(cluster.size()) + " rank" + (cluster.size() == 1 ? "" : "s"));
+  }
+  const torch::Device device = device_for_local_rank(device_text(spec, options),
+                                                     cluster.local_rank());
+  // Each worker trains whole models; progress lines are printed by the rank that trains.
+  const auto train = [&](int64_t index) {
+    const ModelSpec& model = *missing.at(static_cast<size_t>(index));
+    TaskOutcome outcome;
+    try {
+      TrainingJob job = TrainingJob::from_settings(model.training, model.dataset);
+      if (!model.training.count("seed"))
+        job.config.seed = derive_seed(spec.seed, "train|" + model.name);
+      run_training_job(job, spec.data_dir, model.source.path, device,
+                       [&model](const std::string& line) {
+                         std::printf("[%s] %s\n", model.name.c_str(), line.c_str());
+                         std::fflush(stdout);
+                       });
+    } catch (const std::exception& error) {
+      outcome.failed = true;
+      outcome.message = error.what();
+    }
+    return outcome;
+  };
+  if (cluster.rank() != 0) {
+    work(*cluster.worker_link(), train);
+    return summary;
+  }
+  std::vector<size_t> pending(missing.size()), model_of(missing.size());
+  for (size_t i = 0; i < missing.size(); ++i) pending[i] = model_of[i] = i;
+  Scheduler scheduler(pending, model_of, cluster.size());
+  InProcessLinks local(1);
+  std::thread local_worker([&] {
+    configure_threads(threads);
+    work(local.worker(0), train);
+  });
+  const std::unique_ptr<CoordinatorLink> link = cluster.coordinator_link(local);
+  coordinate(*link, scheduler, [&](const WorkerReport& report) {
+    const ModelSpec& model = *missing.at(static_cast<size_t>(report.task));
+    if (report.failed) {
+      ++summary.failed;
+      summary.failures.push_back(model.name + ": " + report.message);
+    } else {
+      ++summary.trained;
+    }
+  });
+  local_worker.join();
+  return summary;
+}
+
+}  // namespace robustscope

@@ -1,0 +1,55 @@
+// A spec's batch run and its model preparation over the ranks of an MpiCluster. Rank 0 checks
+// everything that can refuse the run before any task (the output and its lock, the models and their
+// hashes, the stored results, the data and every model's output), coordinates, and merges the
+// results file; every rank (rank 0 on a thread of its own) runs tasks and writes their files.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/run/mpi_cluster.hpp"
+#include "engine/spec/task_plan.hpp"
+
+namespace robustscope {
+
+struct RunOptions {
+  bool force = false;    // resume a store made by another spec or with changed model files
+  std::string device;    // overrides the spec's device when not empty
+  int threads = -1;      // overrides the spec's threads when >= 0
+  bool progress = true;  // a line per finished task (else one every 10% of the run)
+  std::function<void(const std::string&)> log = [](const std::string&) {};  // rank 0's lines
+};
+
+struct RunSummary {
+  bool started = false;      // false when the run was refused (rank 0 threw) or on ranks > 0
+  bool interrupted = false;  // SIGINT/SIGTERM: rank 0 stopped handing out tasks
+  int interrupt_signal = 0;
+  int64_t planned = 0, skipped = 0, computed = 0, failed = 0;
+  double seconds = 0;
+  double assignment_wait_seconds = 0;  // workers waiting for their next task, summed
+  std::vector<std::string> failures;   // "id key: message"
+  std::string task_folder;
+};
+
+// Collective. Errors found before any task runs throw Error on rank 0 (the other ranks return a
+// summary with started = false). When interrupted, rank 0 returns at once with interrupted set:
+// tasks in flight are abandoned (the caller ends the process without waiting for them).
+RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOptions& options);
+
+struct PrepareSummary {
+  int64_t to_train = 0, trained = 0, failed = 0;
+  std::vector<std::string> failures;
+};
+
+// Trains the spec's models whose checkpoints are missing, by their train: settings, through the
+// same queue as a run (ranks take the next model as they free up). An existing checkpoint that is
+// unreadable or was made for another data set is an Error before any training.
+PrepareSummary prepare_models(MpiCluster& cluster, const ExperimentSpec& spec,
+                              const RunOptions& options);
+
+// The threads per rank: the option, else the spec's, else the node's cores divided by its ranks.
+int threads_per_rank(const ExperimentSpec& spec, const RunOptions& options, int ranks_on_node);
+
+}  // namespace robustscope

@@ -1,0 +1,33 @@
+// The two loops of a run, written once over the links: the coordinator hands out tasks from the
+// Scheduler as workers report, and each worker runs what it is given until told to stop. The
+// batch run, `prepare`, the tests and the coordinator benchmark all use them.
+#pragma once
+
+#include <atomic>
+#include <functional>
+
+#include "engine/run/links.hpp"
+#include "engine/run/scheduler.hpp"
+
+namespace robustscope {
+
+struct CoordinationResult {
+  bool interrupted = false;
+  double assignment_wait_seconds = 0;  // summed over workers
+};
+
+// Runs until the scheduler is done (or `stop_requested` becomes true: then nothing more is handed
+// out and the loop returns at once, leaving tasks in flight to the caller). Every worker is told
+// to stop once it reports with nothing left to do. `on_report` sees each finished task.
+CoordinationResult coordinate(CoordinatorLink& link, Scheduler& scheduler,
+                              const std::function<void(const WorkerReport&)>& on_report,
+                              const std::atomic<bool>* stop_requested = nullptr);
+
+// What a worker does with a task: its outcome (failed, message) and its time are reported.
+struct TaskOutcome {
+  bool failed = false;
+  std::string message;
+};
+void work(WorkerLink& link, const std::function<TaskOutcome(int64_t task)>& execute);
+
+}  // namespace robustscope

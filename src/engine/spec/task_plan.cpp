@@ -1,0 +1,148 @@
+// The task plan.
+#include "engine/spec/task_plan.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "core/data/dataset.hpp"
+#include "core/error.hpp"
+#include "core/models/checkpoint.hpp"
+#include "core/runtime/hashing.hpp"
+
+namespace robustscope {
+
+std::string text_hash(const std::string& text) { return fnv1a_hex(text); }
+
+uint64_t derive_seed(uint64_t seed, const std::string& text) {
+  // Kept below 2^63 so it fits the int64 attributes and settings it is written to.
+  return splitmix64(fnv1a(text) ^ (seed * 0x9E3779B97F4A7C15ULL)) >> 1;
+}
+
+void resolve_models(ExperimentSpec& spec, bool allow_missing) {
+  std::map<std::string, std::string> hashes;  // one read per file
+  for (ModelSpec& model : spec.models) {
+    if (!std::filesystem::exists(model.source.path)) {
+      if (!allow_missing) {
+        throw Error(model.location,
+                    "model " + model.name + ": " + model.source.kind + " file " +
+                        model.source.path + " does not exist" +
+                        (model.training.empty()
+                             ? std::string(" (and it has no train: settings)")
+                             : " (train it first: robustscope prepare " + spec.path + ")"));
+      }
+      model.content_hash = "missing";
+      continue;
+    }
+    if (model.dataset.empty()) {
+      try {
+        model.dataset = read_checkpoint_metadata(model.source.path).dataset;
+      } catch (const Error& error) {
+        throw Error(model.location, "model " + model.name + ": " + error.what());
+      }
+    }
+    auto found = hashes.find(model.source.path);
+    if (found == hashes.end())
+      found = hashes.emplace(model.source.path, file_hash(model.source.path)).first;
+    model.content_hash = found->second;
+  }
+}
+
+void check_procedures_against_data(const ExperimentSpec& spec) {
+  std::set<std::string> datasets;
+  for (const ModelSpec& model : spec.models)
+    if (!model.dataset.empty()) datasets.insert(model.dataset);
+  for (size_t p = 0; p < spec.procedures.size(); ++p) {
+    const Procedure& procedure = spec.procedures[p];
+    for (const std::string& name : datasets) {
+      const DatasetInfo info = dataset_info(name);
+      const auto check_attack = [&](const AttackConfig& attack, const std::string& prefix) {
+        try {
+          validate_attack_for_data(attack, info.shape.elements(), info.num_classes);
+        } catch (const Error& error) {
+          const std::string key = prefix + error.location().key;
+          const auto& locations = spec.setting_locations[p];
+          const auto at = locations.find(key);
+          throw Error(at != locations.end() ? at->second : procedure.location,
+                      key + ": " + error.message() + " (for " + name + ")");
+        }
+      };
+      std::visit(
+          [&](const auto& settings) {
+            using Type = std::decay_t<decltype(settings)>;
+            if constexpr (std::is_same_v<Type, AttackProcedure>) {
+              check_attack(settings.config, "");
+            } else if constexpr (std::is_same_v<Type, EnsembleProcedure>) {
+              for (const AttackConfig& member : settings.members) check_attack(member, "");
+            } else if constexpr (std::is_same_v<Type, TransferProcedure>) {
+              check_attack(settings.crafting, "");
+            } else if constexpr (std::is_same_v<Type, MetricProcedure>) {
+              AttackConfig ball = make_attack_config("pgd");
+              ball.norm = settings.config.norm;
+              ball.epsilon = settings.config.epsilon;
+              check_attack(ball, "");
+            } else if constexpr (std::is_same_v<Type, LandscapeProcedure>) {
+              AttackConfig ball = settings.config.pgd;
+              ball.epsilon = settings.config.epsilon;
+              check_attack(ball, "");
+            }
+          },
+          procedure.settings);
+    }
+  }
+}
+
+int64_t count_tasks(const ExperimentSpec& spec) {
+  int64_t tasks = 0;
+  for (const Procedure& procedure : spec.procedures) {
+    const int64_t count = procedure.sample_count(spec.samples.count);
+    const int64_t shards = (count + spec.samples.shard_size - 1) / spec.samples.shard_size;
+    tasks += shards;
+  }
+  return tasks * static_cast<int64_t>(spec.models.size());
+}
+
+std::vector<Task> plan_tasks(const ExperimentSpec& spec) {
+  const int64_t planned = count_tasks(spec);
+  if (planned > spec.max_tasks)
+    throw Error(spec.path, "expands to " + std::to_string(planned) + " tasks, more than the " +
+                               std::to_string(spec.max_tasks) +
+                               " allowed (larger shards, fewer settings, or limits: {max_tasks: N})");
+  std::vector<Task> tasks;
+  tasks.reserve(static_cast<size_t>(planned));
+  for (size_t m = 0; m < spec.models.size(); ++m) {
+    const ModelSpec& model = spec.models[m];
+    for (size_t p = 0; p < spec.procedures.size(); ++p) {
+      const Procedure& procedure = spec.procedures[p];
+      const int64_t count = procedure.sample_count(spec.samples.count);
+      Task task;
+      task.model = m;
+      task.procedure = p;
+      task.seed_key = "model=" + model.name + "|" + procedure.key();
+      task.setting_key = task.seed_key;
+      if (procedure.needs_model()) {
+        task.setting_key += "|model_hash=" + model.content_hash +
+                            "|batch_size=" + std::to_string(spec.samples.batch_size);
+      }
+      task.seed = procedure.seed ? *procedure.seed : derive_seed(spec.seed, task.seed_key);
+      for (int64_t first = 0, shard = 0; first < count; first += spec.samples.shard_size, ++shard) {
+        task.shard = shard;
+        task.first_sample = spec.samples.offset + first;
+        task.sample_count = std::min(spec.samples.shard_size, count - first);
+        task.key = task.setting_key + "|samples=" + std::to_string(task.first_sample) + "+" +
+                   std::to_string(task.sample_count);
+        task.id = text_hash(task.key);
+        tasks.push_back(task);
+      }
+    }
+  }
+  return tasks;
+}
+
+PassCount estimate_cost(const ExperimentSpec& spec, const Task& task) {
+  const PassCount per_sample = spec.procedures[task.procedure].cost_per_sample();
+  const double n = static_cast<double>(task.sample_count);
+  return {per_sample.forward * n, per_sample.forward_backward * n};
+}
+
+}  // namespace robustscope
