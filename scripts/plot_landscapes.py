@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Draws the landscapes written by `robustscope landscape` (HDF5, schema robustscope-landscape/1).
+"""Draws landscapes: those of `robustscope landscape` files (schema robustscope-landscape/2), or of a model in a
+batch results file (robustscope-results/2; FILE.h5:MODEL picks the model, else the first with landscapes).
 
-For one sample present in every given file (one file per model, e.g. natural and defended), writes into OUT_DIR:
+For one sample present in every given source (one per model, e.g. natural and defended), writes into OUT_DIR:
   cuts_<sample>.{png,svg}      decision surface and cross-entropy along the adversarial and the random direction,
                                models side by side
   contour_<sample>.{png,svg}   2-D contours of the decision surface, zero contour (the boundary) drawn boldly
@@ -9,39 +10,37 @@ For one sample present in every given file (one file per model, e.g. natural and
   regions_<sample>.{png,svg}   the predicted class over the plane
 Axes are in units of the file's epsilon. Uses Debian's numpy, h5py and matplotlib only.
 
-usage: plot_landscapes.py OUT_DIR FILE.h5 [FILE.h5 ...] [--sample ID] [--labels natural,pgd]
+usage: plot_landscapes.py OUT_DIR SOURCE [SOURCE ...] [--sample ID] [--labels natural,pgd]
+       SOURCE: landscape.h5, or results.h5:MODEL
 """
-import argparse
 import os
 import sys
 
-import h5py
-import matplotlib
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from robustscope.environment import use_debian_python  # noqa: E402
+
+use_debian_python()
+
+import argparse  # noqa: E402
+
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-
-def attribute(group, name):
-    value = group.attrs[name]
-    return value.decode() if isinstance(value, bytes) else value
+from robustscope.results import landscape_samples  # noqa: E402
 
 
-def load(path, sample):
-    with h5py.File(path, "r") as handle:
-        if attribute(handle, "schema") != "robustscope-landscape/1":
-            sys.exit(f"{path}: not a robustscope landscape file (schema {attribute(handle, 'schema')!r})")
-        quantities = attribute(handle, "quantities").split(",")
-        if f"samples/{sample}" not in handle:
-            sys.exit(f"{path}: has no sample {sample} (has {', '.join(sorted(handle['samples'].keys()))})")
-        group = handle[f"samples/{sample}"]
-        data = {name: group[name][()] for name in group}
-        data.update({name: attribute(group, name) for name in group.attrs})
-        data["epsilon"] = float(attribute(handle, "landscape.epsilon"))
-        data["model"] = attribute(handle, "model")
-        data["index"] = {name: i for i, name in enumerate(quantities)}
-        return data
+def load(source, sample):
+    """`source` is a landscape file, or a results file with an optional ":MODEL" suffix."""
+    path, _, model = source.partition(":") if not os.path.exists(source) else (source, "", "")
+    samples = {int(entry["sample_id"]): entry for entry in landscape_samples(path, model or None)}
+    if sample is None:
+        sample = min(samples)
+    if sample not in samples:
+        sys.exit(f"{source}: has no sample {sample} (has {', '.join(str(s) for s in sorted(samples))})")
+    return samples[sample], sample
 
 
 def save(figure, out_dir, stem):
@@ -58,10 +57,8 @@ def main():
     parser.add_argument("--labels", default=None, help="comma-separated model names for the titles")
     args = parser.parse_args()
     os.makedirs(args.out_dir, exist_ok=True)
-    if args.sample is None:
-        with h5py.File(args.files[0], "r") as handle:
-            args.sample = min(int(key) for key in handle["samples"].keys())
-    models = [load(path, args.sample) for path in args.files]
+    first, args.sample = load(args.files[0], args.sample)
+    models = [first] + [load(path, args.sample)[0] for path in args.files[1:]]
     labels = args.labels.split(",") if args.labels else [m["model"] for m in models]
     title = lambda m, label: f"{label}\nsample {args.sample} (label {m['label']})"
     n = len(models)

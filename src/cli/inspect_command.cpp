@@ -65,7 +65,7 @@ int inspect_command(const Arguments& arguments) {
   for (const char* name :
        {schema::kName, schema::kSpecHash, schema::kSpecPath, schema::kCodeVersion,
         schema::kLibtorchVersion, schema::kHdf5Version, schema::kMpiVersion, schema::kBlas,
-        schema::kMergedAt, "last_run_rank_layout"}) {
+        schema::kMergedAt, schema::kLastRunRankLayout}) {
     const auto found = results.root.find(name);
     if (found != results.root.end())
       std::printf("%-22s %s\n", name, attribute_text(found->second).c_str());
@@ -77,8 +77,8 @@ int inspect_command(const Arguments& arguments) {
     std::printf("run %s: %s .. %s, %ld ranks, %ld computed, %ld failed, %ld skipped\n",
                 run.text(schema::kRunId).c_str(), run.text(schema::kStarted).c_str(),
                 run.text(schema::kEnded).c_str(), run.integer(schema::kRanks),
-                run.integer("tasks_computed"), run.integer("tasks_failed"),
-                run.integer("tasks_skipped"));
+                run.integer(schema::kTasksComputed), run.integer(schema::kTasksFailed),
+                run.integer(schema::kTasksSkipped));
   }
   if (show_spec) std::printf("\n--- spec ---\n%s--- end of spec ---\n", results.spec_text.c_str());
 

@@ -18,6 +18,7 @@
 #include "core/runtime/device.hpp"
 #include "engine/store/result_store.hpp"
 #include "engine/store/schema.hpp"
+#include "support/batch_runs.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tensor_assertions.hpp"
 
@@ -27,27 +28,12 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TempDir;
 
-// mpirun for N ranks (as root in CI containers, oversubscribing the 2 cores); 1 rank runs bare.
-std::string launcher(int ranks) {
-  if (ranks == 1) return "";
-  return "mpirun --allow-run-as-root --oversubscribe -np " + std::to_string(ranks) + " ";
-}
+using testing::expect_same_results;
+using testing::launcher;
+using testing::processes_mentioning;
 
 void save_model(const std::string& path, uint64_t seed, bool poisoned = false) {
-  seed_all(seed);
-  CheckpointMetadata metadata;
-  metadata.architecture = ArchitectureConfig::for_dataset("mlp", dataset_info("mnist"));
-  metadata.architecture.arguments["hidden"] = 32;
-  metadata.architecture.arguments["layers"] = 1;
-  metadata.dataset = "mnist";
-  metadata.recipe = {{"name", "natural"}};
-  metadata.seed = seed;
-  BuiltinClassifier model(metadata.architecture);
-  if (poisoned) {
-    torch::NoGradGuard no_grad;
-    for (torch::Tensor& parameter : model.parameters()) parameter.fill_(NAN);
-  }
-  save_checkpoint(path, model, metadata);
+  testing::save_mlp(path, seed, 32, 1, poisoned);
 }
 
 std::string sweep_spec(const TempDir& dir, int64_t count, bool with_poisoned = false) {
@@ -81,43 +67,6 @@ std::string write_spec(const TempDir& dir, const std::string& text, const std::s
 
 testing::CommandResult run(int ranks, const std::string& spec, const std::string& extra = "") {
   return testing::run_command(launcher(ranks) + ROBUSTSCOPE_BINARY + " run " + spec + " " + extra);
-}
-
-// Every task's data and settings equal; only where and how long it ran may differ.
-void expect_same_results(const std::string& a, const std::string& b) {
-  const StoredResults one = read_results(a), two = read_results(b);
-  ASSERT_EQ(one.tasks.size(), two.tasks.size());
-  for (const auto& [id, record] : one.tasks) {
-    SCOPED_TRACE(id);
-    ASSERT_TRUE(two.tasks.count(id));
-    const Record& other = two.tasks.at(id);
-    ASSERT_EQ(record.datasets.size(), other.datasets.size());
-    for (const auto& [path, tensor] : record.datasets) {
-      ASSERT_TRUE(other.datasets.count(path)) << path;
-      EXPECT_TENSORS_EQUAL(tensor, other.datasets.at(path)) << path;
-    }
-    for (const auto& [path, values] : record.attributes) {
-      for (const auto& [name, value] : values) {
-        if (name == "seconds" || name == "rank" || name == "host" || name == "threads") continue;
-        EXPECT_TRUE(other.attributes.at(path).at(name) == value) << path << " " << name;
-      }
-    }
-  }
-}
-
-// Processes (other than this one) whose command line contains `text`.
-std::vector<pid_t> processes_mentioning(const std::string& text) {
-  std::vector<pid_t> found;
-  for (const auto& entry : fs::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const pid_t pid = std::stoi(name);
-    if (pid == getpid()) continue;
-    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-    const std::string command((std::istreambuf_iterator<char>(in)), {});
-    if (command.find(text) != std::string::npos) found.push_back(pid);
-  }
-  return found;
 }
 
 class Batch : public ::testing::Test {
@@ -331,6 +280,26 @@ TEST_F(Batch, TheReportAnswersFromTheResultsFile) {
     ++checked;
   }
   EXPECT_EQ(checked, 3 + 2);  // fgsm, pgd and the ensemble; the normalised ψ at two ε
+
+  // The report's per-setting numbers (from the per-sample data) equal inspect's (from the tasks'
+  // stored headlines): one computation, checked against the other.
+  const auto inspected = testing::run_command(std::string(ROBUSTSCOPE_BINARY) + " inspect " +
+                                              dir.file("r.h5") + " --format csv");
+  ASSERT_EQ(inspected.exit_code, 0) << inspected.output;
+  const std::string compare =
+      testing::python() + " -c \"import sys, csv, io; sys.path.insert(0, '" ROBUSTSCOPE_SOURCE_DIR
+      "/scripts'); from robustscope.results import Results\n"
+      "r = Results('" + dir.file("r.h5") + "')\n"
+      "rows = list(csv.DictReader(io.StringIO(sys.stdin.read())))\n"
+      "assert len(rows) > 20, len(rows)\n"
+      "for row in rows:\n"
+      "    mine = r.settings[(row['model'], row['setting'])].headline()[row['headline']]\n"
+      "    assert abs(mine - float(row['value'])) <= 1e-9 * max(1, abs(mine)), (row, mine)\n"
+      "print('agree', len(rows))\"";
+  testing::write_file(dir.file("inspect.csv"), inspected.output);
+  const auto agreed = testing::run_command(compare + " < " + dir.file("inspect.csv"));
+  EXPECT_EQ(agreed.exit_code, 0) << agreed.output;
+  EXPECT_NE(agreed.output.find("agree"), std::string::npos) << agreed.output;
 }
 
 TEST_F(Batch, PlanPrintsTasksAndCostsWithoutRunning) {

@@ -47,6 +47,29 @@ TEST(PlotLandscapes, DrawsNonBlankImagesOfTheExpectedSize) {
                            "print('ok')\"");
   EXPECT_EQ(checked.exit_code, 0) << checked.output;
   EXPECT_TRUE(std::filesystem::exists(dir.file("figures") + "/contour_3.svg"));
+
+  // The landscapes of a batch run's results file, a model picked by name.
+  testing::write_file(dir.file("spec.yaml"),
+                      "name: plot\noutput: " + dir.file("r.h5") + "\ndata: {dir: " +
+                          testing::data_dir() +
+                          "}\nsamples: {count: 2, shard_size: 2, batch_size: 2}\nmodels:\n"
+                          "  - {name: a, checkpoint: " + dir.file("a.pt") + "}\n"
+                          "  - {name: b, checkpoint: " + dir.file("b.pt") + "}\n"
+                          "procedures:\n  landscape: {epsilon: 0.1, resolution_1d: 11, "
+                          "resolution_2d: 7}\n");
+  const auto run = testing::run_command(binary + " run " + dir.file("spec.yaml") + " --quiet");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const auto from_results = testing::run_command(
+      testing::python() + " " ROBUSTSCOPE_SOURCE_DIR "/scripts/plot_landscapes.py " +
+      dir.file("batch-figures") + " " + dir.file("r.h5") + ":b " + dir.file("r.h5") + ":a");
+  ASSERT_EQ(from_results.exit_code, 0) << from_results.output;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("batch-figures") + "/contour_0.png"));
+  const auto unknown = testing::run_command(
+      testing::python() + " " ROBUSTSCOPE_SOURCE_DIR "/scripts/plot_landscapes.py " +
+      dir.file("x") + " " + dir.file("r.h5") + ":c");
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.output.find("holds no landscapes of model 'c'"), std::string::npos)
+      << unknown.output;
 }
 
 }  // namespace

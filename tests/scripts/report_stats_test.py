@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The rank statistics of scripts/report.py against hand-computed values and textbook formulas."""
+"""The rank statistics of the report (scripts/robustscope/stats.py) against hand-computed values and textbook
+formulas."""
 import itertools
 import os
 import random
@@ -7,7 +8,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
-import report  # noqa: E402
+from robustscope import stats as report  # noqa: E402
 
 
 class RankStatistics(unittest.TestCase):
@@ -40,6 +41,12 @@ class RankStatistics(unittest.TestCase):
 
     def test_ties_share_the_average_rank(self):
         self.assertEqual(list(report.ranks([3.0, 1.0, 3.0, 2.0])), [3.5, 1.0, 3.5, 2.0])
+
+    def test_rankings_show_ties_as_the_statistics_count_them(self):
+        # Three models at 0.0 are tied, not a strict order (the table and tau must agree).
+        names, scores = ["a", "b", "c", "d"], [0.0, 0.5, 0.0, 0.0]
+        self.assertEqual(report.ranking_text(names, scores), "b > a = c = d")
+        self.assertEqual(report.ranking_text(["x", "y"], [0.1, 0.2]), "y > x")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "core/error.hpp"
+
 #include "engine/procedures/procedures.hpp"
 #include "engine/store/landscape_store.hpp"
 #include "engine/store/schema.hpp"
@@ -64,9 +66,11 @@ Headline LandscapeProcedure::headline(const Record& record) {
   double sum = 0;
   int64_t count = 0;
   for (const auto& [path, values] : record.attributes) {
-    const auto distance = values.find("boundary_adversarial_positive");
+    const auto distance = values.find(schema::kBoundaryAdversarialPositive);
     if (distance == values.end()) continue;
-    sum += std::get<double>(distance->second);
+    const auto* value = std::get_if<double>(&distance->second);
+    if (!value) throw Error("landscape record", "boundary_adversarial_positive is not a number");
+    sum += *value;
     ++count;
   }
   return {{schema::kBoundaryDistance,

@@ -65,11 +65,11 @@ class Progress {
   Clock::time_point start_;
 };
 
-// Model resolution as text for the other ranks: "name\tdataset\thash" lines.
+// Model resolution as text for the other ranks: "dataset\thash\trecipe" lines, in model order.
 std::string resolution_text(const ExperimentSpec& spec) {
   std::string text;
   for (const ModelSpec& model : spec.models)
-    text += model.name + "\t" + model.dataset + "\t" + model.content_hash + "\n";
+    text += model.dataset + "\t" + model.content_hash + "\t" + model.recipe + "\n";
   return text;
 }
 
@@ -79,8 +79,9 @@ void apply_resolution_text(ExperimentSpec& spec, const std::string& text) {
   for (ModelSpec& model : spec.models) {
     if (!std::getline(lines, line)) throw Error("MPI", "the model resolution is truncated");
     const size_t first = line.find('\t'), second = line.find('\t', first + 1);
-    model.dataset = line.substr(first + 1, second - first - 1);
-    model.content_hash = line.substr(second + 1);
+    model.dataset = line.substr(0, first);
+    model.content_hash = line.substr(first + 1, second - first - 1);
+    model.recipe = line.substr(second + 1);
   }
 }
 
@@ -209,11 +210,12 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
       resolve_models(spec, /*allow_missing=*/false);
       check_procedures_against_data(spec);
       plan = plan_tasks(spec);
-      store.open_for_run(spec, options.force);
+      store.check_compatible(spec, options.force);
       const std::map<std::string, Record> done = store.completed_tasks(plan, notes);
       for (size_t i = 0; i < plan.size(); ++i)
         if (!done.count(plan[i].id)) pending.push_back(i);
       check_inputs(spec, plan, pending, device_for_local_rank(device_text(spec, options), 0));
+      store.record_spec(spec);
       verdict = "ok\n" + resolution_text(spec);
     } catch (const Error& error) {
       verdict = std::string("refused\n") + error.what();
@@ -315,18 +317,18 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
   run.set(schema::kCodeVersion, code_version());
   run.set(schema::kLibtorchVersion, libtorch_version());
   run.set(schema::kBlas, thread_settings.blas);
-  run.set("tasks_planned", summary.planned);
-  run.set("tasks_skipped", summary.skipped);
-  run.set("tasks_computed", summary.computed);
-  run.set("tasks_failed", summary.failed);
-  run.set("forced", static_cast<int64_t>(options.force));
-  run.set("data_dir", spec.data_dir);
-  run.set("assignment_wait_seconds", summary.assignment_wait_seconds);
+  run.set(schema::kTasksPlanned, summary.planned);
+  run.set(schema::kTasksSkipped, summary.skipped);
+  run.set(schema::kTasksComputed, summary.computed);
+  run.set(schema::kTasksFailed, summary.failed);
+  run.set(schema::kForced, static_cast<int64_t>(options.force));
+  run.set(schema::kDataDir, spec.data_dir);
+  run.set(schema::kAssignmentWaitSeconds, summary.assignment_wait_seconds);
   store.folder().write_run(run);
   store.merge(spec, {{schema::kMpiVersion, cluster.library_version()},
-                     {"last_run_rank_layout", layout_text},
-                     {"last_run_started", started},
-                     {"last_run_ended", utc_timestamp()},
+                     {schema::kLastRunRankLayout, layout_text},
+                     {schema::kLastRunStarted, started},
+                     {schema::kLastRunEnded, utc_timestamp()},
                      {schema::kBlas, thread_settings.blas}});
   return summary;
 }

@@ -26,6 +26,7 @@ struct ModelSpec {
   Reparameterization reparameterization;        // `reparameterize:` (invariance study)
   std::string location;                         // file:line:column of the entry
   std::string content_hash;                     // the file's FNV-1a (task_plan.hpp resolves it)
+  std::string recipe;  // how it was trained (the checkpoint's recipe.name), "" when unknown
 };
 
 struct SampleSelection {

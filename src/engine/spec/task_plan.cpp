@@ -22,6 +22,7 @@ uint64_t derive_seed(uint64_t seed, const std::string& text) {
 void resolve_models(ExperimentSpec& spec, bool allow_missing) {
   std::map<std::string, std::string> hashes;  // one read per file
   for (ModelSpec& model : spec.models) {
+    if (model.training.count("recipe")) model.recipe = model.training.at("recipe");
     if (!std::filesystem::exists(model.source.path)) {
       if (!allow_missing) {
         throw Error(model.location,
@@ -34,9 +35,11 @@ void resolve_models(ExperimentSpec& spec, bool allow_missing) {
       model.content_hash = "missing";
       continue;
     }
-    if (model.dataset.empty()) {
+    if (model.source.kind == "checkpoint") {
       try {
-        model.dataset = read_checkpoint_metadata(model.source.path).dataset;
+        const CheckpointMetadata metadata = read_checkpoint_metadata(model.source.path);
+        if (model.dataset.empty()) model.dataset = metadata.dataset;
+        if (metadata.recipe.count("name")) model.recipe = metadata.recipe.at("name");
       } catch (const Error& error) {
         throw Error(model.location, "model " + model.name + ": " + error.what());
       }

@@ -23,6 +23,14 @@ herr_t keep_message(unsigned, const H5E_error2_t* error, void* data) {
   std::string detail;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, keep_message, &detail);
   H5Eclear2(H5E_DEFAULT);
+  // HDF5's innermost message can run over several lines (a failed write lists its buffers): the
+  // cause is what the user needs.
+  const size_t cause = detail.find("error message = '");
+  if (cause != std::string::npos) {
+    const size_t start = cause + 17, end = detail.find('\'', start);
+    detail = "write failed: " + detail.substr(start, end - start) + "; disk full or size limit?";
+  }
+  detail = detail.substr(0, detail.find('\n'));
   throw Error(file + ":" + object, what + (detail.empty() ? "" : " (" + detail + ")"));
 }
 
@@ -43,9 +51,14 @@ class Handle {
   herr_t (*close_)(hid_t);
 };
 
-// HDF5 prints nothing itself; we report through Error.
+// HDF5 prints nothing itself; we report through Error. And it runs no clean-up at exit: every
+// handle is closed by its owner, and a file whose close failed (a full disk) stays open in HDF5's
+// table, where the library's own atexit close crashes in HDF5 1.10 (H5F__close_cb).
 struct SilenceHdf5 {
-  SilenceHdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+  SilenceHdf5() {
+    H5dont_atexit();
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
 };
 const SilenceHdf5 kSilence;
 

@@ -11,16 +11,16 @@ void add_landscape_settings(Record& record, const LandscapeConfig& config) {
   std::string quantities;
   for (const auto& name : landscape_quantities())
     quantities += (quantities.empty() ? "" : ",") + name;
-  record.set("quantities", quantities);
-  for (const auto& [key, value] : config.entries()) record.set("landscape." + key, value);
+  record.set(schema::kQuantities, quantities);
+  for (const auto& [key, value] : config.entries()) record.set(schema::kLandscapeSettingPrefix + key, value);
 }
 
 void add_landscape_file_header(Record& record,
                                const std::map<std::string, std::string>& provenance) {
   record.set(schema::kSchema, std::string(schema::kLandscape));
-  record.set("code_version", code_version());
-  record.set("libtorch_version", libtorch_version());
-  record.set("hdf5_version", hdf5_version());
+  record.set(schema::kCodeVersion, code_version());
+  record.set(schema::kLibtorchVersion, libtorch_version());
+  record.set(schema::kHdf5Version, hdf5_version());
   for (const auto& [key, value] : provenance) record.set(key, value);
 }
 
@@ -38,7 +38,7 @@ void add_landscape_sample(Record& record, int64_t sample_id, int64_t label, int6
       {"sample_id", sample_id},
       {"label", label},
       {"clean_class", clean_class},
-      {"boundary_adversarial_positive", result.boundary_adversarial_positive},
+      {schema::kBoundaryAdversarialPositive, result.boundary_adversarial_positive},
       {"boundary_adversarial_negative", result.boundary_adversarial_negative},
       {"boundary_random_positive", result.boundary_random_positive},
       {"boundary_random_negative", result.boundary_random_negative},

@@ -130,6 +130,9 @@ Record model_resolution(const ExperimentSpec& spec) {
     models.set(schema::kModelPath, model.source.path, model.name);
     models.set(schema::kModelDataset, model.dataset, model.name);
     models.set(schema::kModelHash, model.content_hash, model.name);
+    models.set(schema::kModelRecipe, model.recipe, model.name);
+    for (const auto& [key, value] : model.reparameterization.to_entries())
+      models.set(schema::kReparameterizationPrefix + key, parse_number(key, value), model.name);
   }
   return models;
 }
@@ -140,6 +143,8 @@ void apply_model_resolution(ExperimentSpec& spec, const Record& models) {
       throw Error(spec.path, "the stored results know nothing of model " + model.name);
     model.dataset = models.text(schema::kModelDataset, model.name);
     model.content_hash = models.text(schema::kModelHash, model.name);
+    if (models.has(schema::kModelRecipe, model.name))
+      model.recipe = models.text(schema::kModelRecipe, model.name);
   }
 }
 
@@ -178,7 +183,7 @@ bool verify_task(const Record& record, const Task& task, std::string& why) {
 ResultStore::ResultStore(std::string output)
     : output_(std::move(output)), folder_(output_ + ".d") {}
 
-void ResultStore::open_for_run(const ExperimentSpec& spec, bool force) const {
+void ResultStore::check_compatible(const ExperimentSpec& spec, bool force) const {
   std::string previous = folder_.spec_text();
   Record stored_models = folder_.models();
   if (previous.empty() && fs::exists(output_)) {
@@ -205,8 +210,11 @@ void ResultStore::open_for_run(const ExperimentSpec& spec, bool force) const {
                                "that model's tasks");
     }
   }
+}
+
+void ResultStore::record_spec(const ExperimentSpec& spec) const {
   folder_.create();
-  if (previous != spec.text) folder_.write_spec(spec.text);
+  if (folder_.spec_text() != spec.text) folder_.write_spec(spec.text);
   folder_.write_models(model_resolution(spec));
 }
 

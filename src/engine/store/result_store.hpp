@@ -58,10 +58,12 @@ class ResultStore {
   const std::string& output() const { return output_; }
   const TaskFolder& folder() const { return folder_; }
 
-  // Prepares the task folder for `spec` (models resolved). A store made by a different spec (by its
-  // exact text), or whose model files have changed since, is refused with an Error naming what
-  // differs, unless `force`: then tasks whose keys still match are reused and the rest recomputed.
-  void open_for_run(const ExperimentSpec& spec, bool force) const;
+  // Refuses (Error naming what differs) a store made by a different spec (by its exact text), or
+  // whose model files have changed since, unless `force`: then tasks whose keys still match are
+  // reused and the rest recomputed. Writes nothing.
+  void check_compatible(const ExperimentSpec& spec, bool force) const;
+  // Records `spec` (models resolved) in the task folder, creating it.
+  void record_spec(const ExperimentSpec& spec) const;
 
   // Verified completed tasks of `plan` (id → record); `notes` receives what was found unusable.
   std::map<std::string, Record> completed_tasks(const std::vector<Task>& plan,

@@ -32,6 +32,7 @@
   X(kModelPath, "path") \
   X(kModelDataset, "dataset") \
   X(kModelHash, "hash") \
+  X(kModelRecipe, "recipe") \
   X(kKey, "key") \
   X(kSettingKey, "setting_key") \
   X(kId, "id") \
@@ -81,7 +82,17 @@
   X(kRanks, "ranks") \
   X(kRankLayout, "rank_layout") \
   X(kBlas, "blas") \
-  X(kInterrupted, "interrupted")
+  X(kTasksSkipped, "tasks_skipped") \
+  X(kTasksComputed, "tasks_computed") \
+  X(kForced, "forced") \
+  X(kDataDir, "data_dir") \
+  X(kAssignmentWaitSeconds, "assignment_wait_seconds") \
+  X(kLastRunStarted, "last_run_started") \
+  X(kLastRunEnded, "last_run_ended") \
+  X(kLastRunRankLayout, "last_run_rank_layout") \
+  X(kQuantities, "quantities") \
+  X(kLandscapeSettingPrefix, "landscape.") \
+  X(kBoundaryAdversarialPositive, "boundary_adversarial_positive")
 
 namespace robustscope::schema {
 

@@ -1,0 +1,1 @@
+"""robustscope's Python side: reading result files (results), their schema (schema), statistics (stats)."""
