@@ -263,6 +263,19 @@ TEST(Cli, HelpVersionAndMessagesReadAsWritten) {
       << unknown_option.output;
 }
 
+TEST(Cli, TheAttackTableOfTheDocsIsTheRegistrys) {
+  const auto listed = run_command(robustscope("eval --list-attacks"));
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  const std::string docs =
+      testing::read_file(std::string(ROBUSTSCOPE_SOURCE_DIR) + "/docs/attacks.md");
+  const std::string begin = "<!-- registry table: robustscope eval --list-attacks -->\n";
+  const size_t start = docs.find(begin);
+  ASSERT_NE(start, std::string::npos);
+  const size_t end = docs.find("<!-- end of registry table -->", start);
+  EXPECT_EQ(docs.substr(start + begin.size(), end - start - begin.size()), listed.output)
+      << "docs/attacks.md lags the registry: paste robustscope eval --list-attacks";
+}
+
 TEST(Cli, NoCudaMeansAClearErrorNotASilentFallback) {
   const auto result =
       run_command(robustscope("eval --torchscript x.pt --dataset mnist --device cuda:0"));

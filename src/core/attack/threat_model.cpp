@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "core/runtime/hashing.hpp"
 
 namespace robustscope {
 namespace {
@@ -75,11 +76,11 @@ const EnumNames<RandomStart>& random_start_names() {
 }
 
 uint64_t sample_seed(uint64_t seed, int64_t sample_id, int64_t stream) {
-  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (static_cast<uint64_t>(sample_id) * 131 +
-                                               static_cast<uint64_t>(stream) + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+  // Each input goes through the bijective SplitMix64 mix before the next joins, so no linear
+  // relation between ids and streams collides (id·131 + stream did: (id, 131) met (id + 1, 0)).
+  const uint64_t per_seed = splitmix64(seed + 0x9E3779B97F4A7C15ULL);
+  const uint64_t per_sample = splitmix64(per_seed ^ static_cast<uint64_t>(sample_id));
+  return splitmix64(per_sample ^ (static_cast<uint64_t>(stream) * 0x9E3779B97F4A7C15ULL));
 }
 
 torch::Tensor random_start(const ThreatModel& threat, RandomStart kind, double gaussian_scale,

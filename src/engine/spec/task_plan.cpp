@@ -20,6 +20,11 @@ uint64_t derive_seed(uint64_t seed, const std::string& text) {
 }
 
 void resolve_models(ExperimentSpec& spec, bool allow_missing) {
+  // A spec of no-op tasks (coordinator benchmarks) reads no model.
+  const bool needs_models =
+      std::any_of(spec.procedures.begin(), spec.procedures.end(),
+                  [](const Procedure& procedure) { return procedure.needs_model(); });
+  allow_missing = allow_missing || !needs_models;
   std::map<std::string, std::string> hashes;  // one read per file
   for (ModelSpec& model : spec.models) {
     if (model.training.count("recipe")) model.recipe = model.training.at("recipe");

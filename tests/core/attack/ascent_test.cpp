@@ -5,6 +5,10 @@
 
 #include "core/attack/ascent.hpp"
 #include "core/attack/attacks.hpp"
+#include "core/runtime/host_sync.hpp"
+
+#include <map>
+#include <set>
 #include "support/models.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tensor_assertions.hpp"
@@ -152,6 +156,54 @@ TEST(ThreatModel, RandomStartsArePerSampleAndSeeded) {
   EXPECT_TENSORS_EQUAL(alone[0], a[2]);
   const torch::Tensor boundary = random_start(threat, RandomStart::kBoundary, 0, clean, ids, 7, 0);
   EXPECT_TENSORS_CLOSE(threat.distance(boundary, clean), torch::full({4}, 0.1), 1e-8, 1e-5);
+}
+
+TEST(Ascent, TheHostWaitsForTheDeviceOncePerRestartNeverPerStep) {
+  // Counted on the CPU through LibTorch's operator observers: item, nonzero, masked_select, …
+  BuiltinClassifier model = testing::linear_model(kHeight, kWidth, kClasses, 2);
+  const torch::Tensor x0 = inputs_away_from_the_box(6, 3);
+  const torch::Tensor labels = torch::tensor({0, 1, 2, 3, 4, 5});
+  std::map<int64_t, int64_t> syncs;
+  for (const bool apgd : {false, true}) {
+    for (const int64_t steps : {5, 50}) {
+      AscentSettings settings;
+      settings.steps = steps;
+      settings.restarts = 3;
+      settings.restart_only_unfooled = true;
+      settings.record_trace = true;
+      FixedStep fixed(0.01);
+      ApgdStep apgd_rule;
+      StepRule& rule = apgd ? static_cast<StepRule&>(apgd_rule) : fixed;
+      const HostSyncCounter counter;
+      run_ascent(model, x0, Targets{labels, {}, {}}, torch::arange(6),
+                 make_attack_objective(Loss::kCrossEntropy), ThreatModel{Norm::kLinf, 0.05}, rule,
+                 settings);
+      syncs[steps] = counter.total();
+      EXPECT_LE(counter.total(), 3 * 4) << (apgd ? "apgd " : "pgd ") << steps << " steps";
+    }
+    EXPECT_EQ(syncs[5], syncs[50]) << (apgd ? "apgd" : "pgd") << ": the count grows with steps";
+  }
+}
+
+TEST(Ascent, TheSyncCounterSeesTheOperationsThatWait) {
+  const torch::Tensor values = torch::tensor({1.0, -2.0, 3.0});
+  const HostSyncCounter counter;
+  EXPECT_EQ(values.sum().item<double>(), 2.0);
+  EXPECT_EQ(values.nonzero().size(0), 3);
+  EXPECT_EQ(values.masked_select(values > 0).numel(), 2);
+  EXPECT_GE(counter.total(), 3);
+  EXPECT_EQ(counter.by_operation().count("aten::nonzero"), 1u);
+}
+
+TEST(RandomStarts, SeedsOfSamplesAndStreamsNeverCollide) {
+  // The old mix, seed + φ·(id·131 + stream + 1), gave (id, 131) the seed of (id + 1, 0).
+  EXPECT_NE(sample_seed(7, 5, 131), sample_seed(7, 6, 0));
+  EXPECT_NE(sample_seed(7, 5, 1000), sample_seed(7, 12, 83));
+  std::set<uint64_t> seen;
+  for (int64_t id = 0; id < 1000; ++id)
+    for (int64_t stream = 0; stream < 200; ++stream) seen.insert(sample_seed(3, id, stream));
+  EXPECT_EQ(seen.size(), 1000u * 200u);
+  EXPECT_NE(sample_seed(3, 0, 0), sample_seed(4, 0, 0));
 }
 
 }  // namespace

@@ -1,0 +1,198 @@
+// The task runner and the result store as units: what a task's record holds, a failing task, the
+// model cache; task folders, verification, refusals, the merged file's exact contents, old schemas.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "core/eval/dataset_evaluation.hpp"
+#include "core/models/model_source.hpp"
+#include "core/runtime/device.hpp"
+#include "engine/run/task_runner.hpp"
+#include "engine/store/result_store.hpp"
+#include "engine/store/schema.hpp"
+#include "support/batch_runs.hpp"
+#include "support/temp_dir.hpp"
+#include "support/tensor_assertions.hpp"
+
+namespace robustscope {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+class StoreAndRunner : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    configure_threads(1);
+    testing::save_mlp(dir.file("a.pt"), 1);
+    testing::save_mlp(dir.file("b.pt"), 2);
+    spec = parse_spec(
+        "name: unit\nseed: 3\noutput: " + dir.file("r.h5") + "\ndata: {dir: " +
+            testing::data_dir() +
+            "}\nsamples: {count: 20, shard_size: 10, batch_size: 5}\nmodels:\n"
+            "  - {name: a, checkpoint: " + dir.file("a.pt") + "}\n"
+            "  - {name: b, checkpoint: " + dir.file("b.pt") + "}\n"
+            "  - {name: nan, checkpoint: " + dir.file("a.pt") +
+            ", reparameterize: {last_layer_scale: 1e300}}\n"
+            "procedures:\n  metric: {epsilon: 0.1, steps: 3}\n"
+            "  transfers:\n    - {substitute: b, name: fgsm, epsilon: 0.1}\n",
+        dir.file("unit.yaml"));
+    resolve_models(spec, false);
+    plan = plan_tasks(spec);
+  }
+  const Task& task_of(const std::string& model, const std::string& kind, int64_t shard) {
+    for (const Task& task : plan)
+      if (spec.models[task.model].name == model &&
+          spec.procedures[task.procedure].kind() == kind && task.shard == shard)
+        return task;
+    throw std::runtime_error("no such task");
+  }
+  TempDir dir;
+  ExperimentSpec spec;
+  std::vector<Task> plan;
+};
+
+TEST_F(StoreAndRunner, AMetricTaskRecordsItsSamplesSettingsAndHeadline) {
+  TaskRunner runner(spec, torch::kCPU);
+  const Task& task = task_of("a", "metric", 1);
+  const Record record = runner.run(task);
+  ASSERT_EQ(record.text(schema::kStatus), "completed") << record.text(schema::kMessage);
+  EXPECT_TENSORS_EQUAL(record.dataset(schema::kSampleIds), torch::arange(10, 20, torch::kInt64));
+  EXPECT_EQ(record.dataset(schema::kPsi).size(0), 10);
+  EXPECT_EQ(record.text(schema::kModelFileHash), spec.models[0].content_hash);
+  EXPECT_EQ(record.integer(schema::kBatchSize), 5);
+  EXPECT_EQ(static_cast<uint64_t>(record.integer(schema::kSeed)), task.seed);
+  EXPECT_EQ(record.number(std::string(schema::kSettingPrefix) + "epsilon"), 0.1);  // a number
+  EXPECT_EQ(record.text(std::string(schema::kSettingPrefix) + "divergence"), "kl");
+  // The headline is the mean of the stored per-sample ψ, and ψ is what the core computes.
+  EXPECT_DOUBLE_EQ(record.number(std::string(schema::kHeadlinePrefix) + schema::kPsiMean),
+                   record.dataset(schema::kPsi).to(torch::kFloat64).mean().item<double>());
+  auto model = load_classifier(spec.models[0].source, dataset_info("mnist"), torch::kCPU);
+  MetricConfig config = std::get<MetricProcedure>(spec.procedures[0].settings).config;
+  config.seed = task.seed;
+  const Dataset data =
+      load_dataset("mnist", testing::data_dir(), "test").slice(10, 10);
+  EXPECT_TENSORS_EQUAL(record.dataset(schema::kPsi),
+                       evaluate_metric(*model, data, config, 5, torch::kCPU).value);
+  EXPECT_EQ(record.integer(schema::kForwardBackwardPasses), 10 * 3);
+}
+
+TEST_F(StoreAndRunner, AFailingTaskIsARecordWithItsMessageNotAnException) {
+  TaskRunner runner(spec, torch::kCPU);
+  const Record record = runner.run(task_of("nan", "metric", 0));
+  EXPECT_EQ(record.text(schema::kStatus), "failed");
+  EXPECT_NE(record.text(schema::kMessage).find("NaN or infinite"), std::string::npos)
+      << record.text(schema::kMessage);
+  EXPECT_TRUE(record.datasets.empty());
+  EXPECT_EQ(record.text(schema::kModel), "nan");  // still says which task it was
+}
+
+TEST_F(StoreAndRunner, ConsecutiveTasksOfAModelLoadItOnceAndATransferLoadsItsSubstitute) {
+  TaskRunner runner(spec, torch::kCPU);
+  runner.run(task_of("a", "metric", 0));
+  runner.run(task_of("a", "metric", 1));
+  EXPECT_EQ(runner.models_loaded(), 1);
+  const Record transfer = runner.run(task_of("a", "transfer", 0));
+  ASSERT_EQ(transfer.text(schema::kStatus), "completed") << transfer.text(schema::kMessage);
+  EXPECT_EQ(runner.models_loaded(), 2);  // b, the substitute
+  EXPECT_EQ(transfer.text(std::string(schema::kSettingPrefix) + "substitute"), "b");
+  runner.run(task_of("a", "transfer", 1));
+  EXPECT_EQ(runner.models_loaded(), 2);  // both kept
+}
+
+TEST_F(StoreAndRunner, VerifyingATaskChecksStatusKeySamplesAndData) {
+  TaskRunner runner(spec, torch::kCPU);
+  const Task& task = task_of("a", "metric", 0);
+  Record record = runner.run(task);
+  record.set(schema::kChecksum, record_checksum(record));
+  std::string why;
+  EXPECT_TRUE(verify_task(record, task, why)) << why;
+  Record altered = record;
+  altered.datasets[schema::kPsi] = record.dataset(schema::kPsi) + 1;
+  EXPECT_FALSE(verify_task(altered, task, why));
+  EXPECT_EQ(why, "its data do not match the stored checksum");
+  EXPECT_FALSE(verify_task(record, task_of("a", "metric", 1), why));
+  EXPECT_NE(why.find("its key is"), std::string::npos);
+  Record untyped = record;
+  untyped.set(schema::kStatus, int64_t{1});
+  EXPECT_FALSE(verify_task(untyped, task, why));
+  EXPECT_NE(why.find("is not text"), std::string::npos) << why;
+}
+
+TEST_F(StoreAndRunner, TheMergedFileHoldsExactlyThePlansVerifiedTasksAndTheModels) {
+  const ResultStore store(spec.output);
+  store.check_compatible(spec, false);
+  store.record_spec(spec);
+  TaskRunner runner(spec, torch::kCPU);
+  const Task& done = task_of("a", "metric", 0);
+  const Task& failed = task_of("nan", "metric", 0);
+  store.folder().write_task(runner.run(done));
+  store.folder().write_task(runner.run(failed));
+  // A stray file of another plan is ignored, an unreadable one is noted.
+  Record stray = runner.run(done);
+  stray.set(schema::kId, std::string("0000000000000000"));
+  store.folder().write_task(stray);
+  testing::write_file(store.folder().path() + "/tasks/1111111111111111.h5", "garbage");
+  std::vector<std::string> notes;
+  EXPECT_EQ(store.completed_tasks(plan, notes).size(), 1u);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("1111111111111111.h5"), std::string::npos) << notes[0];
+
+  const ResultStore::MergeSummary summary = store.merge(spec, {{"extra", std::string("x")}});
+  EXPECT_EQ(summary.planned, static_cast<int64_t>(plan.size()));
+  EXPECT_EQ(summary.completed, 1);
+  EXPECT_EQ(summary.failed, 1);
+  EXPECT_FALSE(fs::exists(spec.output + ".partial"));
+  const StoredResults stored = read_results(spec.output);
+  EXPECT_EQ(stored.schema, schema::kResults);
+  EXPECT_EQ(stored.tasks.size(), 2u);
+  EXPECT_TRUE(stored.tasks.count(done.id));
+  EXPECT_TRUE(stored.tasks.count(failed.id));
+  EXPECT_EQ(std::get<std::string>(stored.root.at("extra")), "x");
+  EXPECT_EQ(std::get<int64_t>(stored.root.at(schema::kTasksCompleted)), 1);
+  EXPECT_EQ(stored.models.text(schema::kModelHash, "b"), spec.models[1].content_hash);
+  EXPECT_EQ(stored.models.text(schema::kModelRecipe, "a"), "natural");
+  EXPECT_EQ(stored.models.number(std::string(schema::kReparameterizationPrefix) +
+                                     "last_layer_scale",
+                                 "nan"),
+            1e300);
+  // Planned from the stored text and models alone: the same tasks, no file read.
+  fs::remove(dir.file("a.pt"));
+  const ExperimentSpec again = stored_spec(stored, spec.output);
+  const std::vector<Task> replanned = plan_tasks(again);
+  ASSERT_EQ(replanned.size(), plan.size());
+  for (size_t i = 0; i < plan.size(); ++i) EXPECT_EQ(replanned[i].id, plan[i].id);
+}
+
+TEST_F(StoreAndRunner, AnotherSpecOrAChangedModelIsRefusedUnlessForced) {
+  const ResultStore store(spec.output);
+  store.record_spec(spec);
+  ExperimentSpec other = spec;
+  other.text += "\n# changed\n";
+  EXPECT_ERROR_CONTAINING(store.check_compatible(other, false),
+                          "holds results of a different spec");
+  store.check_compatible(other, true);
+  ExperimentSpec retrained = spec;
+  retrained.models[1].content_hash = "ffffffffffffffff";
+  EXPECT_ERROR_CONTAINING(store.check_compatible(retrained, false),
+                          "model b: " + dir.file("b.pt") + " has changed since its stored results "
+                          "were computed (stored hash " + spec.models[1].content_hash +
+                              ", now ffffffffffffffff)");
+  store.check_compatible(retrained, true);
+}
+
+TEST_F(StoreAndRunner, AFileOfAnOtherSchemaIsRefusedNamingBothVersions) {
+  {
+    Hdf5File file(dir.file("old.h5"), Hdf5File::Mode::kCreate);
+    file.write_attribute("/", schema::kSchema, std::string("robustscope-results/1"));
+    file.write_attribute("/", schema::kSpecText, std::string("name: x"));
+  }
+  EXPECT_ERROR_CONTAINING(read_results(dir.file("old.h5")),
+                          "was written with schema robustscope-results/1; this version of "
+                          "robustscope reads robustscope-results/2 only");
+  EXPECT_ERROR_CONTAINING(read_results(dir.file("none.h5")), "no such results file");
+}
+
+}  // namespace
+}  // namespace robustscope
