@@ -14,8 +14,7 @@ SPEC="${1:-experiments/demo.yaml}"
 OUTPUT=$(awk '/^output:/ {print $2; exit}' "$SPEC")
 BIN="$BUILD_DIR/src/cli/robustscope"
 RANKS="${ROBUSTSCOPE_RANKS:-$(nproc)}"
-MPIRUN=(mpirun --oversubscribe -np "$RANKS")
-[[ $(id -u) -eq 0 ]] && MPIRUN+=(--allow-run-as-root)
+MPIRUN=("$ROOT/scripts/mpirun.sh" -np "$RANKS")
 
 say "planning $SPEC"
 "$BIN" plan "$SPEC" | grep -E '^(spec|total|note)'

@@ -93,12 +93,13 @@ int main(int argc, char** argv) {
 
   // (1) No-op tasks.
   const std::string noop_spec = dir + "/noop.yaml";
-  write_text(noop_spec, "name: noop\nthreads: 1\noutput: unused.h5\nsamples: {count: " +
-                            std::to_string(noop_tasks) +
-                            ", shard_size: 1, batch_size: 1}\nmodels:\n  - {name: none, dataset: mnist, "
-                            "torchscript: none.pt}\nprocedures:\n  noop: {}\n");
-  // (0) The coordinator's bookkeeping alone: simulated workers (threads of this process) that finish
-  // each task at once, so the loop, the scheduler and the links are all that is measured.
+  write_text(
+      noop_spec,
+      "name: noop\nthreads: 1\noutput: unused.h5\nsamples: {count: " + std::to_string(noop_tasks) +
+          ", shard_size: 1, batch_size: 1}\nmodels:\n  - {name: none, dataset: mnist, "
+          "torchscript: none.pt}\nprocedures:\n  noop: {}\n");
+  // (0) The coordinator's bookkeeping alone: simulated workers (threads of this process) that
+  // finish each task at once, so the loop, the scheduler and the links are all that is measured.
   std::printf("%-44s %10s %10s\n", "bookkeeping (in-process, no task work)", "tasks/s", "ratio");
   for (int workers : {1, 8, 32}) {
     const int64_t tasks = 200000;
@@ -111,7 +112,8 @@ int main(int argc, char** argv) {
     InProcessLinks links(workers);
     std::vector<std::thread> threads;
     for (int w = 0; w < workers; ++w)
-      threads.emplace_back([&links, w] { work(links.worker(w), [](int64_t) { return TaskOutcome{}; }); });
+      threads.emplace_back(
+          [&links, w] { work(links.worker(w), [](int64_t) { return TaskOutcome{}; }); });
     const auto start = std::chrono::steady_clock::now();
     int64_t reported = 0;
     coordinate(links.coordinator(), scheduler, [&reported](const WorkerReport&) { ++reported; });

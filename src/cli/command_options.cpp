@@ -38,7 +38,8 @@ ModelChoice choose_model(const std::string& checkpoint, const std::string& torch
 }
 
 torch::Device apply_runtime_options(const RuntimeOptions& runtime) {
-  if (runtime.threads < 0) throw Error("--threads", "must be >= 0, got " + std::to_string(runtime.threads));
+  if (runtime.threads < 0)
+    throw Error("--threads", "must be >= 0, got " + std::to_string(runtime.threads));
   const torch::Device device = parse_device(runtime.device);
   const ThreadSettings threads = configure_threads(runtime.threads);
   if (!threads.warning.empty()) say("note: " + threads.warning);

@@ -133,9 +133,8 @@ double cost_of(const PassCount& passes) { return passes.forward + 3 * passes.for
 }  // namespace
 
 int eval_command(const Arguments& arguments) {
-  std::string model_path, torchscript, substitute_path, dataset_name, data_dir = default_data_dir(),
-                                                                       split = "test", output,
-                                                                       norm = "linf", seed_text = "0";
+  std::string model_path, torchscript, substitute_path, dataset_name,
+      data_dir = default_data_dir(), split = "test", output, norm = "linf", seed_text = "0";
   std::vector<std::string> attack_texts, metric_settings;
   int64_t limit = 0, batch_size = 256;
   double epsilon = 0.3;
@@ -156,8 +155,8 @@ int eval_command(const Arguments& arguments) {
       ("NAME[:key=value,...] (repeatable), NAME one of: " + join(known_attacks()) +
        "; robustscope eval --list-attacks gives each one's keys")
           .c_str())("epsilon", value_with_default(&epsilon),
-                    "ε for attacks and metric that set none")(
-      "norm", value_with_default(&norm), "linf | l2, likewise")(
+                    "ε for attacks and metric that set none")("norm", value_with_default(&norm),
+                                                              "linf | l2, likewise")(
       "seed", value_with_default(&seed_text), "random-start seed (0 .. 2^63 - 1), likewise")(
       "ensemble", po::bool_switch(&ensemble),
       "also report the per-sample worst case over the attacks")(
@@ -182,8 +181,7 @@ int eval_command(const Arguments& arguments) {
   // Everything that can be checked without the data or the model is checked first.
   if (!metric_settings.empty() && !with_metric)
     throw Error("--metric-arg", "has no effect without --metric");
-  if (ensemble && attack_texts.size() < 2)
-    throw Error("--ensemble", "needs at least two --attack");
+  if (ensemble && attack_texts.size() < 2) throw Error("--ensemble", "needs at least two --attack");
   if (!substitute_path.empty() && attack_texts.empty())
     throw Error("--substitute", "needs at least one --attack to craft on it");
   if (batch_size <= 0 || batch_size > (1 << 24))
@@ -306,8 +304,7 @@ int eval_command(const Arguments& arguments) {
         label.c_str(), summary.mean, summary.ci_low, summary.ci_high, summary.median,
         summary.quantiles.at(0.05), summary.quantiles.at(0.95),
         result.worst_class.ne(result.clean_class).to(torch::kFloat64).mean().item<double>(),
-        result.forward_backward_passes / samples, result.forward_passes / samples,
-        result.seconds);
+        result.forward_backward_passes / samples, result.forward_passes / samples, result.seconds);
     metric_text = text;
     columns.push_back({label + ".psi", result.value});
     columns.push_back({label + ".clean_class", result.clean_class});

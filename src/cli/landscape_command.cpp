@@ -1,11 +1,11 @@
 // robustscope landscape: loss and decision surfaces around chosen samples of a model, into HDF5.
 #include <algorithm>
 #include <chrono>
-#include <map>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "cli/command_options.hpp"
@@ -31,9 +31,15 @@ int landscape_command(const Arguments& arguments) {
   // The common settings as flags of their own (--resolution-2d sets resolution_2d); the rest
   // through --setting.
   std::map<std::string, std::string> flag_settings;
-  const std::vector<std::string> flag_keys = {
-      "epsilon", "range", "resolution_1d", "resolution_2d", "adversarial_direction",
-      "direction_loss", "random_direction", "seed", "chunk_size"};
+  const std::vector<std::string> flag_keys = {"epsilon",
+                                              "range",
+                                              "resolution_1d",
+                                              "resolution_2d",
+                                              "adversarial_direction",
+                                              "direction_loss",
+                                              "random_direction",
+                                              "seed",
+                                              "chunk_size"};
   po::options_description options("landscape options");
   for (const std::string& key : flag_keys) {
     std::string flag = key;
@@ -54,8 +60,8 @@ int landscape_command(const Arguments& arguments) {
       "limit", value_with_default(&limit), "how many samples when --samples is not given")(
       "setting", po::value(&settings)->composing(),
       "further landscape setting key=value (repeatable; docs/landscapes.md): clip, "
-      "pgd.<attack key>, metric.<metric key>")(
-      "output", po::value(&output)->required(), "HDF5 file to write")(
+      "pgd.<attack key>, metric.<metric key>")("output", po::value(&output)->required(),
+                                               "HDF5 file to write")(
       "force", po::bool_switch(&force), "overwrite an existing --output");
   add_runtime_options(options, runtime);
   if (!parse_command("landscape", "Computes input-space loss and decision surfaces.", options,

@@ -37,10 +37,10 @@ int run_command(const Arguments& arguments) {
   const RunSummary summary = run_experiment(cluster, spec, run_options);
   if (cluster.rank() != 0) return 0;
   if (summary.interrupted) {
-    say("\ninterrupted (signal " + std::to_string(summary.interrupt_signal) + "): " +
-        std::to_string(summary.skipped + summary.computed) + " of " +
-        std::to_string(summary.planned) + " tasks are complete and kept in " +
-        summary.task_folder + "; run the same command again to resume");
+    say("\ninterrupted (signal " + std::to_string(summary.interrupt_signal) +
+        "): " + std::to_string(summary.skipped + summary.computed) + " of " +
+        std::to_string(summary.planned) + " tasks are complete and kept in " + summary.task_folder +
+        "; run the same command again to resume");
     // Tasks in flight are abandoned: their files are never half written.
     std::_Exit(128 + summary.interrupt_signal);
   }
@@ -49,9 +49,9 @@ int run_command(const Arguments& arguments) {
   std::snprintf(line, sizeof(line),
                 "\n%ld tasks: %ld skipped (complete), %ld computed, %ld failed in %.1f s (%.2f "
                 "tasks/s on %d ranks)\nresults: %s",
-                summary.planned, summary.skipped, summary.computed, summary.failed,
-                summary.seconds, summary.seconds > 0 ? computed / summary.seconds : 0.0,
-                cluster.size(), spec.output.c_str());
+                summary.planned, summary.skipped, summary.computed, summary.failed, summary.seconds,
+                summary.seconds > 0 ? computed / summary.seconds : 0.0, cluster.size(),
+                spec.output.c_str());
   say(line);
   std::snprintf(line, sizeof(line),
                 "coordinator: workers waited %.2f ms per task for their next assignment",

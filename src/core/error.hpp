@@ -41,7 +41,8 @@ class Error : public std::runtime_error {
 
   const Location& location() const { return location_; }
   const std::string& message() const { return message_; }
-  // The same problem placed at `file:line:column`, keeping its key and the key's prefix in the text.
+  // The same problem placed at `file:line:column`, keeping its key and the key's prefix in the
+  // text.
   Error at(const std::string& file, int64_t line, int64_t column) const;
 
  private:

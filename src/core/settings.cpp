@@ -44,8 +44,8 @@ uint64_t parse_seed(const std::string& key, const std::string& text) {
     throw Error::for_key(key, "\"" + text + "\" is not a seed (an integer 0 .. 2^63 - 1)");
   errno = 0;
   const unsigned long long value = std::strtoull(text.c_str(), nullptr, 10);
-  if (errno == ERANGE || value > static_cast<unsigned long long>(
-                                     std::numeric_limits<int64_t>::max()))
+  if (errno == ERANGE ||
+      value > static_cast<unsigned long long>(std::numeric_limits<int64_t>::max()))
     throw Error::for_key(key, "\"" + text + "\" is out of range (a seed is 0 .. 2^63 - 1)");
   return value;
 }

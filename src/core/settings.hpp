@@ -95,11 +95,10 @@ class SettingTable {
   template <typename Enum>
   SettingTable& choice(const std::string& key, Enum Config::*field, const EnumNames<Enum>& names,
                        const std::string& help) {
-    return add({key, help + " (" + names.known() + ")",
-                [key, field, names](Config& c, const std::string& t) {
-                  c.*field = names.parse(key, t);
-                },
-                [field, names](const Config& c) { return SettingValue(names.name(c.*field)); }});
+    return add(
+        {key, help + " (" + names.known() + ")",
+         [key, field, names](Config& c, const std::string& t) { c.*field = names.parse(key, t); },
+         [field, names](const Config& c) { return SettingValue(names.name(c.*field)); }});
   }
   SettingTable& add(Entry entry) {
     entries_.push_back(std::move(entry));

@@ -34,7 +34,8 @@ TEST(Cli, TrainWritesACheckpointThatEvalAndInfoRead) {
 
   const auto evaluated = run_command(robustscope("eval --model " + dir.file("mlp.pt") + data));
   ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
-  EXPECT_TRUE(std::regex_search(evaluated.output, std::regex(accuracy + " +1\\.0 +0\\.0 +- +clean")))
+  EXPECT_TRUE(
+      std::regex_search(evaluated.output, std::regex(accuracy + " +1\\.0 +0\\.0 +- +clean")))
       << evaluated.output;
 
   // The path as an operand, like plan and inspect take theirs.
@@ -143,7 +144,8 @@ class CliWithModel : public ::testing::Test {
     dir_ = new TempDir();
     const auto trained = run_command(robustscope(
         "train --arch mlp --arch-arg hidden=16 --epochs 1 --train-limit 300 --threads 1 "
-        "--data-dir " + testing::data_dir() + " --output " + dir_->file("m.pt")));
+        "--data-dir " +
+        testing::data_dir() + " --output " + dir_->file("m.pt")));
     ASSERT_EQ(trained.exit_code, 0) << trained.output;
   }
   static void TearDownTestSuite() { delete dir_; }
@@ -176,17 +178,17 @@ TEST_F(CliWithModel, OutputsAreNeverOverwrittenWithoutForce) {
   EXPECT_NE(train.output.find("exists already"), std::string::npos) << train.output;
   const std::string landscape_file = dir_->file("l.h5");
   testing::write_file(landscape_file, "x");
-  const auto landscape = run_command(robustscope("landscape --model " + model() + " --output " +
-                                                 landscape_file + " --data-dir " +
-                                                 testing::data_dir()));
+  const auto landscape =
+      run_command(robustscope("landscape --model " + model() + " --output " + landscape_file +
+                              " --data-dir " + testing::data_dir()));
   EXPECT_EQ(landscape.exit_code, 1);
   EXPECT_NE(landscape.output.find("exists already"), std::string::npos) << landscape.output;
 }
 
 TEST_F(CliWithModel, AnUnwritableOutputIsRefusedBeforeAnyWork) {
-  const auto train = run_command(robustscope(
-      "train --epochs 1 --train-limit 100 --data-dir " + testing::data_dir() + " --output " +
-      dir_->file("no/such/folder/m.pt")));
+  const auto train = run_command(robustscope("train --epochs 1 --train-limit 100 --data-dir " +
+                                             testing::data_dir() + " --output " +
+                                             dir_->file("no/such/folder/m.pt")));
   EXPECT_EQ(train.exit_code, 1);
   EXPECT_NE(train.output.find("does not exist"), std::string::npos) << train.output;
   EXPECT_EQ(train.output.find("epoch"), std::string::npos) << "it trained before refusing";
@@ -214,8 +216,8 @@ TEST_F(CliWithModel, NonsenseSettingsAreErrorsNotSilence) {
            {"--batch-size 0", "--batch-size: must be in 1..16777216"}}) {
     const auto result = run_command(eval(bad.arguments));
     EXPECT_EQ(result.exit_code, 1) << bad.arguments << "\n" << result.output;
-    EXPECT_NE(result.output.find(bad.message), std::string::npos)
-        << bad.arguments << "\n" << result.output;
+    EXPECT_NE(result.output.find(bad.message), std::string::npos) << bad.arguments << "\n"
+                                                                  << result.output;
     EXPECT_EQ(result.output.find("clean"), std::string::npos) << bad.arguments << ": worked first";
   }
 }
@@ -231,11 +233,11 @@ TEST_F(CliWithModel, ThreadsBeyondTheCoresAreCappedWithAWarning) {
 TEST_F(CliWithModel, ProgressReachesAPipeAtOnce) {
   // Killed after two seconds of a long metric, eval must already have printed its first lines
   // through the pipe (block buffering would hold them until exit, and the kill loses them).
-  const auto result = run_command(
-      "timeout -s KILL 2 " +
-      robustscope("eval --model " + model() + " --data-dir " + testing::data_dir() +
-                  " --threads 1 --metric --metric-arg steps=100000") +
-      " | cat");
+  const auto result =
+      run_command("timeout -s KILL 2 " +
+                  robustscope("eval --model " + model() + " --data-dir " + testing::data_dir() +
+                              " --threads 1 --metric --metric-arg steps=100000") +
+                  " | cat");
   EXPECT_NE(result.output.find("device cpu"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("model mlp"), std::string::npos) << result.output;
 }

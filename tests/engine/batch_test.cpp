@@ -287,9 +287,12 @@ TEST_F(Batch, TheReportAnswersFromTheResultsFile) {
                                               dir.file("r.h5") + " --format csv");
   ASSERT_EQ(inspected.exit_code, 0) << inspected.output;
   const std::string compare =
-      testing::python() + " -c \"import sys, csv, io; sys.path.insert(0, '" ROBUSTSCOPE_SOURCE_DIR
+      testing::python() +
+      " -c \"import sys, csv, io; sys.path.insert(0, '" ROBUSTSCOPE_SOURCE_DIR
       "/scripts'); from robustscope.results import Results\n"
-      "r = Results('" + dir.file("r.h5") + "')\n"
+      "r = Results('" +
+      dir.file("r.h5") +
+      "')\n"
       "rows = list(csv.DictReader(io.StringIO(sys.stdin.read())))\n"
       "assert len(rows) > 20, len(rows)\n"
       "for row in rows:\n"

@@ -104,7 +104,8 @@ TEST(Record, TypedAccessNamesTheMissingAttribute) {
   EXPECT_EQ(record.integer("shard"), 1);
   EXPECT_ERROR_CONTAINING(record.text("status"), "record attribute status: missing");
   EXPECT_ERROR_CONTAINING(record.text("shard"), "is not text");
-  EXPECT_ERROR_CONTAINING(record.number("label", "samples/12"), "samples/12/label: is not a number");
+  EXPECT_ERROR_CONTAINING(record.number("label", "samples/12"),
+                          "samples/12/label: is not a number");
   EXPECT_EQ(record.integer("label", "samples/12"), 7);
   EXPECT_ERROR_CONTAINING(record.dataset("psi2"), "record dataset psi2: missing");
 }

@@ -1,5 +1,6 @@
-// The run's task queue and the coordination loops, without MPI: which task a worker gets, that every
-// task runs exactly once however workers interleave, failures, resume (a subset pending), stopping.
+// The run's task queue and the coordination loops, without MPI: which task a worker gets, that
+// every task runs exactly once however workers interleave, failures, resume (a subset pending),
+// stopping.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -101,14 +102,14 @@ TEST(Coordination, EveryTaskRunsExactlyOnceOverManyWorkerThreads) {
     });
   }
   int64_t reported = 0, failed = 0;
-  const CoordinationResult result = coordinate(links.coordinator(), scheduler,
-                                               [&](const WorkerReport& report) {
-                                                 ++reported;
-                                                 if (report.failed) {
-                                                   ++failed;
-                                                   EXPECT_EQ(report.message, "planted failure");
-                                                 }
-                                               });
+  const CoordinationResult result =
+      coordinate(links.coordinator(), scheduler, [&](const WorkerReport& report) {
+        ++reported;
+        if (report.failed) {
+          ++failed;
+          EXPECT_EQ(report.message, "planted failure");
+        }
+      });
   for (auto& worker : workers) worker.join();
   EXPECT_FALSE(result.interrupted);
   EXPECT_EQ(runs.size(), kTasks);
@@ -134,8 +135,8 @@ TEST(Coordination, AStopRequestEndsTheLoopWithoutWaitingForTheQueue) {
       });
     });
   }
-  const CoordinationResult result = coordinate(links.coordinator(), scheduler, [](const auto&) {},
-                                               &stop);
+  const CoordinationResult result = coordinate(
+      links.coordinator(), scheduler, [](const auto&) {}, &stop);
   EXPECT_TRUE(result.interrupted);
   EXPECT_LT(scheduler.completed(), 100);
   // The workers are still waiting for an answer: tell them to stop, as a caller would by exiting.

@@ -61,8 +61,8 @@ TEST(Spec, ListsExpandIntoAGridAndTheGridIntoShardedTasks) {
   EXPECT_EQ(as<LandscapeProcedure>(spec.procedures[8]).config.pgd.steps, 4);  // dotted keys
   const EnsembleProcedure& ensemble = as<EnsembleProcedure>(spec.procedures[7]);
   ASSERT_EQ(ensemble.members.size(), 2u);
-  EXPECT_EQ(ensemble.members[1].steps, 3);     // a shared key reaches the members that read it
-  EXPECT_EQ(ensemble.members[0].steps, 1);     // fgsm does not read steps
+  EXPECT_EQ(ensemble.members[1].steps, 3);  // a shared key reaches the members that read it
+  EXPECT_EQ(ensemble.members[0].steps, 1);  // fgsm does not read steps
   EXPECT_EQ(ensemble.members[0].epsilon, 0.2);
 
   EXPECT_EQ(count_tasks(spec), 2 * (8 * 3 + 1));
@@ -127,8 +127,9 @@ TEST(Spec, AnExplicitSeedIsUsedAsWrittenEvenZero) {
   const ExperimentSpec spec = hashed(parse_spec(text, "unit.yaml"));
   EXPECT_EQ(spec.procedures[6].seed, std::optional<uint64_t>(0));
   EXPECT_NE(spec.procedures[6].key().find("seed=0"), std::string::npos);
-  for (const Task& task : plan_tasks(spec))
+  for (const Task& task : plan_tasks(spec)) {
     if (task.procedure == 6) EXPECT_EQ(task.seed, 0u);
+  }
 }
 
 TEST(Spec, AGridTooLargeIsRefusedBeforeItIsBuilt) {
@@ -285,9 +286,9 @@ TEST(Spec, EveryShippedExperimentValidatesAndPlansItsGrid) {
     int64_t models, settings, tasks;
   };
   // The numbers the docs and the README state for each shipped spec.
-  for (const Expected& expected : {Expected{"demo.yaml", 7, 22, 889},
-                                   Expected{"paper-mnist.yaml", 18, 135, 19188},
-                                   Expected{"paper-cifar10.yaml", 27, 48, 24894}}) {
+  for (const Expected& expected :
+       {Expected{"demo.yaml", 7, 22, 889}, Expected{"paper-mnist.yaml", 18, 135, 19188},
+        Expected{"paper-cifar10.yaml", 27, 48, 24894}}) {
     const std::string path = std::string(ROBUSTSCOPE_SOURCE_DIR) + "/experiments/" + expected.file;
     SCOPED_TRACE(path);
     ExperimentSpec spec = load_spec(path);

@@ -27,24 +27,28 @@ class StoreAndRunner : public ::testing::Test {
     configure_threads(1);
     testing::save_mlp(dir.file("a.pt"), 1);
     testing::save_mlp(dir.file("b.pt"), 2);
-    spec = parse_spec(
-        "name: unit\nseed: 3\noutput: " + dir.file("r.h5") + "\ndata: {dir: " +
-            testing::data_dir() +
-            "}\nsamples: {count: 20, shard_size: 10, batch_size: 5}\nmodels:\n"
-            "  - {name: a, checkpoint: " + dir.file("a.pt") + "}\n"
-            "  - {name: b, checkpoint: " + dir.file("b.pt") + "}\n"
-            "  - {name: nan, checkpoint: " + dir.file("a.pt") +
-            ", reparameterize: {last_layer_scale: 1e300}}\n"
-            "procedures:\n  metric: {epsilon: 0.1, steps: 3}\n"
-            "  transfers:\n    - {substitute: b, name: fgsm, epsilon: 0.1}\n",
-        dir.file("unit.yaml"));
+    spec = parse_spec("name: unit\nseed: 3\noutput: " + dir.file("r.h5") +
+                          "\ndata: {dir: " + testing::data_dir() +
+                          "}\nsamples: {count: 20, shard_size: 10, batch_size: 5}\nmodels:\n"
+                          "  - {name: a, checkpoint: " +
+                          dir.file("a.pt") +
+                          "}\n"
+                          "  - {name: b, checkpoint: " +
+                          dir.file("b.pt") +
+                          "}\n"
+                          "  - {name: nan, checkpoint: " +
+                          dir.file("a.pt") +
+                          ", reparameterize: {last_layer_scale: 1e300}}\n"
+                          "procedures:\n  metric: {epsilon: 0.1, steps: 3}\n"
+                          "  transfers:\n    - {substitute: b, name: fgsm, epsilon: 0.1}\n",
+                      dir.file("unit.yaml"));
     resolve_models(spec, false);
     plan = plan_tasks(spec);
   }
   const Task& task_of(const std::string& model, const std::string& kind, int64_t shard) {
     for (const Task& task : plan)
-      if (spec.models[task.model].name == model &&
-          spec.procedures[task.procedure].kind() == kind && task.shard == shard)
+      if (spec.models[task.model].name == model && spec.procedures[task.procedure].kind() == kind &&
+          task.shard == shard)
         return task;
     throw std::runtime_error("no such task");
   }
@@ -71,8 +75,7 @@ TEST_F(StoreAndRunner, AMetricTaskRecordsItsSamplesSettingsAndHeadline) {
   auto model = load_classifier(spec.models[0].source, dataset_info("mnist"), torch::kCPU);
   MetricConfig config = std::get<MetricProcedure>(spec.procedures[0].settings).config;
   config.seed = task.seed;
-  const Dataset data =
-      load_dataset("mnist", testing::data_dir(), "test").slice(10, 10);
+  const Dataset data = load_dataset("mnist", testing::data_dir(), "test").slice(10, 10);
   EXPECT_TENSORS_EQUAL(record.dataset(schema::kPsi),
                        evaluate_metric(*model, data, config, 5, torch::kCPU).value);
   EXPECT_EQ(record.integer(schema::kForwardBackwardPasses), 10 * 3);
@@ -153,9 +156,8 @@ TEST_F(StoreAndRunner, TheMergedFileHoldsExactlyThePlansVerifiedTasksAndTheModel
   EXPECT_EQ(std::get<int64_t>(stored.root.at(schema::kTasksCompleted)), 1);
   EXPECT_EQ(stored.models.text(schema::kModelHash, "b"), spec.models[1].content_hash);
   EXPECT_EQ(stored.models.text(schema::kModelRecipe, "a"), "natural");
-  EXPECT_EQ(stored.models.number(std::string(schema::kReparameterizationPrefix) +
-                                     "last_layer_scale",
-                                 "nan"),
+  EXPECT_EQ(stored.models.number(
+                std::string(schema::kReparameterizationPrefix) + "last_layer_scale", "nan"),
             1e300);
   // Planned from the stored text and models alone: the same tasks, no file read.
   fs::remove(dir.file("a.pt"));
@@ -176,9 +178,10 @@ TEST_F(StoreAndRunner, AnotherSpecOrAChangedModelIsRefusedUnlessForced) {
   ExperimentSpec retrained = spec;
   retrained.models[1].content_hash = "ffffffffffffffff";
   EXPECT_ERROR_CONTAINING(store.check_compatible(retrained, false),
-                          "model b: " + dir.file("b.pt") + " has changed since its stored results "
-                          "were computed (stored hash " + spec.models[1].content_hash +
-                              ", now ffffffffffffffff)");
+                          "model b: " + dir.file("b.pt") +
+                              " has changed since its stored results "
+                              "were computed (stored hash " +
+                              spec.models[1].content_hash + ", now ffffffffffffffff)");
   store.check_compatible(retrained, true);
 }
 

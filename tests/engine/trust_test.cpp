@@ -1,8 +1,8 @@
 // What the batch engine promises a user of a cluster, end to end through the CLI: the same numbers
 // however a sweep is laid out (ranks, threads, affinity, sharding), within a stated bound across
-// batch sizes; nothing mixed (a changed model file), nothing overwritten (two runs at once), nothing
-// left behind (a failed merge); bad inputs refused before any task; an interrupt that says what is
-// kept; results files that stand on their own.
+// batch sizes; nothing mixed (a changed model file), nothing overwritten (two runs at once),
+// nothing left behind (a failed merge); bad inputs refused before any task; an interrupt that says
+// what is kept; results files that stand on their own.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -31,8 +31,8 @@ using testing::TempDir;
 // issue 11 showed on it, not on a 32-unit one), on batches of 25.
 std::string layout_spec(const TempDir& dir, const std::string& output, int64_t batch_size,
                         int64_t shard_size, int64_t count = 100) {
-  return "name: layout\nseed: 5\nthreads: 0\noutput: " + output + "\ndata: {dir: " +
-         testing::data_dir() + "}\nsamples: {count: " + std::to_string(count) +
+  return "name: layout\nseed: 5\nthreads: 0\noutput: " + output +
+         "\ndata: {dir: " + testing::data_dir() + "}\nsamples: {count: " + std::to_string(count) +
          ", shard_size: " + std::to_string(shard_size) +
          ", batch_size: " + std::to_string(batch_size) +
          "}\nmodels:\n  - {name: wide, checkpoint: " + dir.file("wide.pt") +
@@ -107,8 +107,8 @@ TEST_F(Trust, AcrossBatchSizesTheAggregatesStayWithinTheStatedBound) {
   std::map<int64_t, StoredResults> stored;
   for (int64_t batch : {25, 10, 1}) {
     const std::string output = dir.file("b" + std::to_string(batch) + ".h5");
-    const auto result = robustscope(
-        "run " + spec("b.yaml", layout_spec(dir, output, batch, 50, 200)) + " --quiet");
+    const auto result =
+        robustscope("run " + spec("b.yaml", layout_spec(dir, output, batch, 50, 200)) + " --quiet");
     ASSERT_EQ(result.exit_code, 0) << result.output;
     stored[batch] = read_results(output);
   }
@@ -123,7 +123,8 @@ TEST_F(Trust, AcrossBatchSizesTheAggregatesStayWithinTheStatedBound) {
     return sum / static_cast<double>(count);
   };
   for (int64_t batch : {10, 1}) {
-    const double psi = mean(stored[batch], schema::kPsi), reference = mean(stored[25], schema::kPsi);
+    const double psi = mean(stored[batch], schema::kPsi),
+                 reference = mean(stored[25], schema::kPsi);
     EXPECT_LT(std::abs(psi - reference) / reference, 0.02) << "batch " << batch;
     EXPECT_LE(std::abs(mean(stored[batch], schema::kBroken) - mean(stored[25], schema::kBroken)),
               0.01)
@@ -135,8 +136,7 @@ TEST_F(Trust, AChangedModelFileIsRefusedNamingBothHashesAndForcedRunsRecomputeIt
   const std::string output = dir.file("r.h5");
   const std::string path = spec("s.yaml", layout_spec(dir, output, 25, 25, 50));
   ASSERT_EQ(robustscope("run " + path + " --quiet --threads 1").exit_code, 0);
-  const std::string stored_hash =
-      read_results(output).models.text(schema::kModelHash, "wide");
+  const std::string stored_hash = read_results(output).models.text(schema::kModelHash, "wide");
   // Another checkpoint copied over the model, some task files deleted: resuming would mix.
   testing::save_mlp(dir.file("other.pt"), 9, 512, 2);
   fs::copy_file(dir.file("other.pt"), dir.file("wide.pt"), fs::copy_options::overwrite_existing);
@@ -145,13 +145,13 @@ TEST_F(Trust, AChangedModelFileIsRefusedNamingBothHashesAndForcedRunsRecomputeIt
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_NE(refused.output.find("model wide: " + dir.file("wide.pt") +
                                 " has changed since its stored results were computed (stored "
-                                "hash " + stored_hash + ", now "),
+                                "hash " +
+                                stored_hash + ", now "),
             std::string::npos)
       << refused.output;
   const auto forced = robustscope("run " + path + " --threads 1 --force");
   ASSERT_EQ(forced.exit_code, 0) << forced.output;
-  EXPECT_NE(forced.output.find("0 already complete, 4 to run"), std::string::npos)
-      << forced.output;
+  EXPECT_NE(forced.output.find("0 already complete, 4 to run"), std::string::npos) << forced.output;
   const StoredResults results = read_results(output);
   EXPECT_EQ(results.tasks.size(), 4u);
   for (const auto& [id, record] : results.tasks)
@@ -192,10 +192,11 @@ TEST_F(Trust, AFailedMergeGivesAnErrorNoCrashAndNoLeftover) {
   // No-op tasks write small files; the merged file of 400 of them is larger than the 64 KiB that
   // `ulimit -f` allows, standing in for a full disk.
   const std::string output = dir.file("r.h5");
-  const std::string path = spec(
-      "s.yaml", "name: full\noutput: " + output + "\nsamples: {count: 400, shard_size: 1, "
-                "batch_size: 1}\nmodels:\n  - {name: wide, checkpoint: " + dir.file("wide.pt") +
-                    "}\nprocedures:\n  noop: {}\n");
+  const std::string path =
+      spec("s.yaml", "name: full\noutput: " + output +
+                         "\nsamples: {count: 400, shard_size: 1, "
+                         "batch_size: 1}\nmodels:\n  - {name: wide, checkpoint: " +
+                         dir.file("wide.pt") + "}\nprocedures:\n  noop: {}\n");
   // (PMIx keeps its data in a hash table rather than shared-memory files the limit would stop.)
   const auto full = testing::run_command("bash -c 'ulimit -f 64; PMIX_MCA_gds=hash " +
                                          std::string(ROBUSTSCOPE_BINARY) + " run " + path +
@@ -210,8 +211,7 @@ TEST_F(Trust, AFailedMergeGivesAnErrorNoCrashAndNoLeftover) {
   // With room again, the next run finds every task complete and merges.
   const auto again = robustscope("run " + path + " --threads 1");
   ASSERT_EQ(again.exit_code, 0) << again.output;
-  EXPECT_NE(again.output.find("400 already complete, 0 to run"), std::string::npos)
-      << again.output;
+  EXPECT_NE(again.output.find("400 already complete, 0 to run"), std::string::npos) << again.output;
   EXPECT_TRUE(fs::exists(output));
 }
 
@@ -324,12 +324,13 @@ TEST_F(Trust, AnInterruptSaysWhatIsKeptAndARerunResumes) {
 
 TEST_F(Trust, PrepareRefusesACorruptCheckpointAndTrainsOnlyWhatIsMissing) {
   testing::write_file(dir.file("corrupt.pt"), "truncated");
-  const std::string text =
-      "name: prep\noutput: " + dir.file("r.h5") + "\ndata: {dir: " + testing::data_dir() +
-      "}\nsamples: {count: 10, shard_size: 10, batch_size: 10}\nmodels:\n"
-      "  - {name: a, dataset: mnist, checkpoint: " + dir.file("corrupt.pt") +
-      ", train: {arch: mlp, hidden: 8, epochs: 1, train_limit: 100}}\n"
-      "procedures:\n  noop: {}\n";
+  const std::string text = "name: prep\noutput: " + dir.file("r.h5") +
+                           "\ndata: {dir: " + testing::data_dir() +
+                           "}\nsamples: {count: 10, shard_size: 10, batch_size: 10}\nmodels:\n"
+                           "  - {name: a, dataset: mnist, checkpoint: " +
+                           dir.file("corrupt.pt") +
+                           ", train: {arch: mlp, hidden: 8, epochs: 1, train_limit: 100}}\n"
+                           "procedures:\n  noop: {}\n";
   const auto refused = robustscope("prepare " + spec("p.yaml", text) + " --threads 1");
   EXPECT_EQ(refused.exit_code, 1) << refused.output;
   EXPECT_NE(refused.output.find("model a: " + dir.file("corrupt.pt")), std::string::npos)

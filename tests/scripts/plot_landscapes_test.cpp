@@ -50,11 +50,15 @@ TEST(PlotLandscapes, DrawsNonBlankImagesOfTheExpectedSize) {
 
   // The landscapes of a batch run's results file, a model picked by name.
   testing::write_file(dir.file("spec.yaml"),
-                      "name: plot\noutput: " + dir.file("r.h5") + "\ndata: {dir: " +
-                          testing::data_dir() +
+                      "name: plot\noutput: " + dir.file("r.h5") +
+                          "\ndata: {dir: " + testing::data_dir() +
                           "}\nsamples: {count: 2, shard_size: 2, batch_size: 2}\nmodels:\n"
-                          "  - {name: a, checkpoint: " + dir.file("a.pt") + "}\n"
-                          "  - {name: b, checkpoint: " + dir.file("b.pt") + "}\n"
+                          "  - {name: a, checkpoint: " +
+                          dir.file("a.pt") +
+                          "}\n"
+                          "  - {name: b, checkpoint: " +
+                          dir.file("b.pt") +
+                          "}\n"
                           "procedures:\n  landscape: {epsilon: 0.1, resolution_1d: 11, "
                           "resolution_2d: 7}\n");
   const auto run = testing::run_command(binary + " run " + dir.file("spec.yaml") + " --quiet");

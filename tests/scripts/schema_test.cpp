@@ -11,7 +11,8 @@ namespace {
 TEST(Schema, ThePythonMirrorEqualsTheHeader) {
   if (testing::python().empty()) GTEST_SKIP() << "no Python was found";
   const auto result = testing::run_command(
-      testing::python() + " -c \"import sys; sys.path.insert(0, '" ROBUSTSCOPE_SOURCE_DIR
+      testing::python() +
+      " -c \"import sys; sys.path.insert(0, '" ROBUSTSCOPE_SOURCE_DIR
       "/scripts'); from robustscope import schema\nfor k, v in sorted(schema.NAMES.items()): "
       "print(k + '=' + v)\"");
   ASSERT_EQ(result.exit_code, 0) << result.output;

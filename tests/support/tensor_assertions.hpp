@@ -11,12 +11,12 @@
 namespace robustscope::testing {
 
 // Success when |a − b| <= atol + rtol·|b| everywhere (and the shapes match).
-inline ::testing::AssertionResult tensors_close(const char* a_text, const char* b_text,
-                                                const char*, const char*, const torch::Tensor& a,
+inline ::testing::AssertionResult tensors_close(const char* a_text, const char* b_text, const char*,
+                                                const char*, const torch::Tensor& a,
                                                 const torch::Tensor& b, double atol, double rtol) {
   if (a.sizes() != b.sizes()) {
-    return ::testing::AssertionFailure() << a_text << " has shape " << a.sizes() << ", " << b_text
-                                         << " " << b.sizes();
+    return ::testing::AssertionFailure()
+           << a_text << " has shape " << a.sizes() << ", " << b_text << " " << b.sizes();
   }
   const torch::Tensor x = a.detach().cpu().to(torch::kFloat64).flatten();
   const torch::Tensor y = b.detach().cpu().to(torch::kFloat64).flatten();
@@ -35,8 +35,8 @@ inline ::testing::AssertionResult tensors_close(const char* a_text, const char* 
     rest /= a.size(d);
   }
   return ::testing::AssertionFailure()
-         << a_text << " and " << b_text << " differ most at [" << where.str() << "]: "
-         << x[at].item<double>() << " vs " << y[at].item<double>() << " (difference "
+         << a_text << " and " << b_text << " differ most at [" << where.str()
+         << "]: " << x[at].item<double>() << " vs " << y[at].item<double>() << " (difference "
          << std::abs(x[at].item<double>() - y[at].item<double>()) << ", allowed " << atol << " + "
          << rtol << "·|b|)";
 }
@@ -46,8 +46,8 @@ inline ::testing::AssertionResult tensors_equal(const char* a_text, const char* 
   if (a.sizes() == b.sizes() && a.scalar_type() == b.scalar_type() && torch::equal(a, b))
     return ::testing::AssertionSuccess();
   if (a.sizes() != b.sizes() || a.scalar_type() != b.scalar_type())
-    return ::testing::AssertionFailure() << a_text << " is " << a.scalar_type() << a.sizes()
-                                         << ", " << b_text << " " << b.scalar_type() << b.sizes();
+    return ::testing::AssertionFailure() << a_text << " is " << a.scalar_type() << a.sizes() << ", "
+                                         << b_text << " " << b.scalar_type() << b.sizes();
   return tensors_close(a_text, b_text, "0", "0", a, b, 0, 0);
 }
 

@@ -175,7 +175,8 @@ AscentResult run_ascent(Classifier& model, const torch::Tensor& clean, const Tar
       x = threat.project(rule.propose(state), x0).detach();
     }
     if (!finite_steps.all().item<bool>()) {
-      const int64_t bad_step = finite_steps.logical_not().to(torch::kInt64).argmax().item<int64_t>();
+      const int64_t bad_step =
+          finite_steps.logical_not().to(torch::kInt64).argmax().item<int64_t>();
       throw Error("model output", "the objective is NaN or infinite at step " +
                                       std::to_string(bad_step) +
                                       " (the model produced non-finite logits?)");
@@ -196,7 +197,8 @@ AscentResult run_ascent(Classifier& model, const torch::Tensor& clean, const Tar
     put(result.last_x, x);
     if (settings.record_trace) {
       // One copy to the host per restart.
-      result.trace.select(1, restart).index_copy_(0, active.cpu(), trace.to(torch::kCPU, torch::kFloat32));
+      result.trace.select(1, restart)
+          .index_copy_(0, active.cpu(), trace.to(torch::kCPU, torch::kFloat32));
     }
   }
   result.fooled_x = torch::where(per_sample_view(result.fooled, clean), fooled_x, result.best_x);

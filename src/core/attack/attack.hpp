@@ -65,12 +65,12 @@ using CraftFunction = Crafted (*)(Classifier& model, const torch::Tensor& images
 
 struct AttackDefinition {
   std::string name;
-  std::string citation;              // "Madry et al. 2018"
-  std::string summary;               // one line for the docs table and --help
-  std::vector<std::string> keys;     // settings this attack reads
-  SettingEntries constants;          // fixed choices shown with the settings (apgd-ce: loss ce)
-  std::vector<Norm> norms;           // norms it supports
-  AttackConfig defaults;             // name and the attack's own defaults
+  std::string citation;                // "Madry et al. 2018"
+  std::string summary;                 // one line for the docs table and --help
+  std::vector<std::string> keys;       // settings this attack reads
+  SettingEntries constants;            // fixed choices shown with the settings (apgd-ce: loss ce)
+  std::vector<Norm> norms;             // norms it supports
+  AttackConfig defaults;               // name and the attack's own defaults
   void (*check)(const AttackConfig&);  // attack-specific checks (Error naming the key), or null
   PassCount (*cost)(const AttackConfig&);
   CraftFunction craft;

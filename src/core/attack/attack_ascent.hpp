@@ -1,6 +1,6 @@
 // An attack config as a run of the one ascent loop: the conversion AttackConfig → AscentSettings in
-// one place, and the fixed-step ascent behind FGSM, BIM and PGD, which the landscape's PGD direction
-// and the adversarial-training recipes reuse.
+// one place, and the fixed-step ascent behind FGSM, BIM and PGD, which the landscape's PGD
+// direction and the adversarial-training recipes reuse.
 #pragma once
 
 #include "core/attack/ascent.hpp"

@@ -41,10 +41,9 @@ AttackOutcome run_ensemble(Classifier& model, const torch::Tensor& images,
   torch::Tensor remaining = outcome.clean_correct.nonzero().squeeze(1);
   for (size_t k = 0; k < attacks.size() && remaining.numel() > 0; ++k) {
     const torch::Tensor remaining_labels = labels.index_select(0, remaining);
-    const Crafted crafted =
-        find_attack(attacks[k].name)
-            .craft(model, images.index_select(0, remaining), remaining_labels,
-                   sample_ids.index_select(0, remaining.cpu()), attacks[k]);
+    const Crafted crafted = find_attack(attacks[k].name)
+                                .craft(model, images.index_select(0, remaining), remaining_labels,
+                                       sample_ids.index_select(0, remaining.cpu()), attacks[k]);
     outcome.forward_passes += crafted.forward_passes;
     outcome.forward_backward_passes += crafted.forward_backward_passes;
     torch::Tensor member_logits = crafted.logits;

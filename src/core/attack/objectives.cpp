@@ -58,14 +58,14 @@ Objective make_attack_objective(Loss loss) {
     };
   }
   return [](const torch::Tensor& logits, const Targets& targets) {
-      const torch::Tensor sorted = std::get<0>(logits.sort(1, /*descending=*/true));
-      const torch::Tensor scale =
-          sorted.select(1, 0) - 0.5 * (sorted.select(1, 2) + sorted.select(1, 3)) + 1e-12;
-      const torch::Tensor true_logit = logits.gather(1, targets.labels.unsqueeze(1)).squeeze(1);
-      const torch::Tensor target_logit =
-          logits.gather(1, targets.target_labels.unsqueeze(1)).squeeze(1);
-      return -(true_logit - target_logit) / scale;
-    };
+    const torch::Tensor sorted = std::get<0>(logits.sort(1, /*descending=*/true));
+    const torch::Tensor scale =
+        sorted.select(1, 0) - 0.5 * (sorted.select(1, 2) + sorted.select(1, 3)) + 1e-12;
+    const torch::Tensor true_logit = logits.gather(1, targets.labels.unsqueeze(1)).squeeze(1);
+    const torch::Tensor target_logit =
+        logits.gather(1, targets.target_labels.unsqueeze(1)).squeeze(1);
+    return -(true_logit - target_logit) / scale;
+  };
 }
 
 }  // namespace robustscope

@@ -25,7 +25,8 @@ ROBUSTSCOPE_ATTACKS(ROBUSTSCOPE_DECLARE_ATTACK)
 
 const std::vector<AttackDefinition>& attack_registry() {
 #define ROBUSTSCOPE_LIST_ATTACK(name) name##_attack(),
-  static const std::vector<AttackDefinition> kAttacks = {ROBUSTSCOPE_ATTACKS(ROBUSTSCOPE_LIST_ATTACK)};
+  static const std::vector<AttackDefinition> kAttacks = {
+      ROBUSTSCOPE_ATTACKS(ROBUSTSCOPE_LIST_ATTACK)};
 #undef ROBUSTSCOPE_LIST_ATTACK
   return kAttacks;
 }
@@ -87,9 +88,9 @@ void set_attack_setting(AttackConfig& config, const std::string& key, const std:
   if (!attack_settings().find(key))
     throw Error::unknown_key("attack setting", key, join(attack_settings().keys()));
   if (!attack_reads(config.name, key))
-    throw Error(Location::of_key(key, Location::Subject::kKeyName),
-                config.name + " does not use \"" + key + "\" (its settings: " +
-                    join(attack.keys) + ")");
+    throw Error(
+        Location::of_key(key, Location::Subject::kKeyName),
+        config.name + " does not use \"" + key + "\" (its settings: " + join(attack.keys) + ")");
   attack_settings().set(config, "attack setting", key, text);
 }
 
@@ -103,8 +104,8 @@ void validate_attack(const AttackConfig& config) {
                                      norm_names().name(config.norm));
   }
   if (!(config.epsilon >= 0) || !std::isfinite(config.epsilon))
-    throw Error::for_key("epsilon", "must be a finite number >= 0, got " +
-                                        format_number(config.epsilon));
+    throw Error::for_key("epsilon",
+                         "must be a finite number >= 0, got " + format_number(config.epsilon));
   const auto at_least = [](const char* key, int64_t value, int64_t minimum, int64_t maximum) {
     if (value < minimum || value > maximum)
       throw Error::for_key(key, "must be in " + std::to_string(minimum) + ".." +
@@ -117,8 +118,8 @@ void validate_attack(const AttackConfig& config) {
     at_least("binary_search_steps", config.binary_search_steps, 1, 1000);
   if (reads("queries")) at_least("queries", config.queries, 1, 100000000);
   if (reads("step_size") && (!(config.step_size >= 0) || !std::isfinite(config.step_size)))
-    throw Error::for_key("step_size", "must be >= 0 (0: 2.5·epsilon/steps), got " +
-                                          format_number(config.step_size));
+    throw Error::for_key(
+        "step_size", "must be >= 0 (0: 2.5·epsilon/steps), got " + format_number(config.step_size));
   if (reads("loss") && config.loss == Loss::kDlrTargeted)
     throw Error::for_key("loss", "dlr-targeted is apgd-t's own loss");
   if (reads("rho") && !(config.rho > 0 && config.rho < 1))

@@ -15,7 +15,7 @@ struct InputShape {
   int64_t width = 28;
 
   std::vector<int64_t> batch_sizes(int64_t batch) const { return {batch, channels, height, width}; }
-  std::string to_string() const;  // "1x28x28"
+  std::string to_string() const;                                  // "1x28x28"
   int64_t elements() const { return channels * height * width; }  // d, the input dimension
   bool operator==(const InputShape& other) const {
     return channels == other.channels && height == other.height && width == other.width;

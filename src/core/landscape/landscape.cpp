@@ -113,8 +113,8 @@ void LandscapeConfig::validate() const {
   for (const auto& [key, value] :
        {std::pair{"resolution_1d", resolution_1d}, std::pair{"resolution_2d", resolution_2d}}) {
     if (value < 3 || value % 2 == 0 || value > 100001) {
-      throw Error::for_key(key, "must be odd and in 3..100001 (the centre is x0), got " +
-                                    std::to_string(value));
+      throw Error::for_key(
+          key, "must be odd and in 3..100001 (the centre is x0), got " + std::to_string(value));
     }
   }
   if (chunk_size < 1 || chunk_size > (int64_t{1} << 24))
@@ -182,13 +182,12 @@ Directions landscape_directions(Classifier& model, const torch::Tensor& x0, int6
     if (!(gradient.abs().max().item<double>() > 0)) {
       throw Error("adversarial_direction",
                   "the " + loss_names().name(config.direction_loss) +
-                      " gradient is zero at sample " +
-                      std::to_string(sample_id) +
+                      " gradient is zero at sample " + std::to_string(sample_id) +
                       ": no direction (a saturated softmax? try direction_loss: margin)");
     }
-    directions.adversarial =
-        config.adversarial_direction == AdversarialDirection::kSign ? gradient.sign()
-                                                                     : gradient / gradient.norm();
+    directions.adversarial = config.adversarial_direction == AdversarialDirection::kSign
+                                 ? gradient.sign()
+                                 : gradient / gradient.norm();
   } else if (config.adversarial_direction == AdversarialDirection::kPgd) {
     AttackConfig attack = config.pgd;
     attack.epsilon = config.epsilon;
@@ -315,11 +314,11 @@ LandscapeResult compute_landscape(Classifier& model, const torch::Tensor& x0, in
   const torch::Tensor alphas = result.coordinates_2d.repeat_interleave(n);
   const torch::Tensor betas = result.coordinates_2d.repeat({n});
   // The two cuts and the grid, copied to the host once.
-  const torch::Tensor all = torch::cat({plane(result.coordinates_1d, zeros_1d),
-                                        plane(zeros_1d, result.coordinates_1d),
-                                        plane(alphas, betas)},
-                                       1)
-                                .cpu();
+  const torch::Tensor all =
+      torch::cat({plane(result.coordinates_1d, zeros_1d), plane(zeros_1d, result.coordinates_1d),
+                  plane(alphas, betas)},
+                 1)
+          .cpu();
   const int64_t n1 = config.resolution_1d;
   result.cut_adversarial = all.slice(1, 0, n1).contiguous();
   result.cut_random = all.slice(1, n1, 2 * n1).contiguous();

@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "core/attack/attack.hpp"
-#include "core/settings.hpp"
 #include "core/metric/robustness_metric.hpp"
 #include "core/models/classifier.hpp"
+#include "core/settings.hpp"
 
 namespace robustscope {
 

@@ -23,8 +23,7 @@ const SettingTable<MetricConfig>& metric_settings() {
         .integer("steps", &MetricConfig::steps, "ascent steps per restart")
         .number("step_size", &MetricConfig::step_size, "step size (0: 2.5·ε/steps)")
         .integer("restarts", &MetricConfig::restarts, "restarts (the maximum over all is kept)")
-        .choice("random_start", &MetricConfig::random_start, random_start_names(),
-                "first iterate")
+        .choice("random_start", &MetricConfig::random_start, random_start_names(), "first iterate")
         .number("start_scale", &MetricConfig::start_scale, "gaussian start: its scale")
         .seed("seed", &MetricConfig::seed, "random-start seed")
         .flag("record_trace", &MetricConfig::record_trace, "keep ψ per step");

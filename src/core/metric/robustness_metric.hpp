@@ -14,8 +14,8 @@
 
 #include "core/attack/threat_model.hpp"
 #include "core/metric/divergence.hpp"
-#include "core/settings.hpp"
 #include "core/models/classifier.hpp"
+#include "core/settings.hpp"
 
 namespace robustscope {
 
@@ -28,7 +28,8 @@ struct MetricConfig {
   int64_t steps = 20;
   double step_size = 0;  // 0: 2.5·ε/steps
   int64_t restarts = 1;
-  RandomStart random_start = RandomStart::kGaussian;  // gaussian (scale·N(0,I)) | uniform | boundary
+  RandomStart random_start =
+      RandomStart::kGaussian;  // gaussian (scale·N(0,I)) | uniform | boundary
   double start_scale = 0.001;
   uint64_t seed = 0;
   bool record_trace = false;

@@ -181,8 +181,8 @@ ArchitectureConfig ArchitectureConfig::for_dataset(const std::string& name, cons
 ArchitectureConfig resolve_architecture(const ArchitectureConfig& config) {
   const auto rules = argument_rules().find(config.name);
   if (rules == argument_rules().end()) {
-    throw Error::for_key("arch", "\"" + config.name +
-                                     "\" is unknown (known: " + join(known_architectures()) + ")");
+    throw Error::for_key(
+        "arch", "\"" + config.name + "\" is unknown (known: " + join(known_architectures()) + ")");
   }
   ArchitectureConfig resolved = config;
   for (const auto& [key, value] : config.arguments) {
@@ -196,18 +196,19 @@ ArchitectureConfig resolve_architecture(const ArchitectureConfig& config) {
     }
     if (value < rule->second.min_value || value > rule->second.max_value) {
       throw Error::for_key(key, "architecture " + config.name + ": " + std::to_string(value) +
-                                    " is outside " + std::to_string(rule->second.min_value) +
-                                    ".." + std::to_string(rule->second.max_value));
+                                    " is outside " + std::to_string(rule->second.min_value) + ".." +
+                                    std::to_string(rule->second.max_value));
     }
   }
   for (const auto& [key, rule] : rules->second) resolved.arguments.emplace(key, rule.default_value);
   const int64_t depth = resolved.arguments.count("depth") ? resolved.arguments.at("depth") : 0;
   if (config.name == "vgg" && depth != 11 && depth != 13 && depth != 16 && depth != 19) {
-    throw Error::for_key("depth", "architecture vgg: depth=" + std::to_string(depth) + " is not one of 11, 13, 16, 19");
+    throw Error::for_key("depth", "architecture vgg: depth=" + std::to_string(depth) +
+                                      " is not one of 11, 13, 16, 19");
   }
   if (config.name == "wide-resnet" && (depth - 4) % 6 != 0) {
     throw Error::for_key("depth", "architecture wide-resnet: depth=" + std::to_string(depth) +
-                                                " is not of the form 6n+4 (e.g. 16, 28, 34, 40)");
+                                      " is not of the form 6n+4 (e.g. 16, 28, 34, 40)");
   }
   const auto channels = static_cast<size_t>(config.input.channels);
   if (config.input.channels <= 0 || config.input.height <= 0 || config.input.width <= 0 ||

@@ -110,8 +110,9 @@ ThreadSettings configure_threads(int requested) {
     }
   }
   if (threads > cores) {
-    settings.warning = std::to_string(threads) + " threads asked for, but this process may run on " +
-                       std::to_string(cores) + " cores: using " + std::to_string(cores);
+    settings.warning = std::to_string(threads) +
+                       " threads asked for, but this process may run on " + std::to_string(cores) +
+                       " cores: using " + std::to_string(cores);
     threads = cores;
   }
   at::set_num_threads(threads);

@@ -21,7 +21,7 @@ torch::Device device_for_local_rank(const std::string& text, int local_rank);
 int available_cores();
 
 struct ThreadSettings {
-  int threads = 1;      // LibTorch intra-op and OpenMP threads in force
+  int threads = 1;       // LibTorch intra-op and OpenMP threads in force
   int blas_threads = 1;  // always 1: see configure_threads
   std::string blas;      // the BLAS library found, e.g. "OpenBLAS 0.3.21 ... (pthread)"
   std::string warning;   // non-empty when the request was capped

@@ -22,11 +22,13 @@ namespace {
 
 void sync_path(const std::string& path, int flags) {
   const int descriptor = ::open(path.c_str(), flags);
-  if (descriptor < 0) throw Error(path, std::string("cannot open to sync: ") + std::strerror(errno));
+  if (descriptor < 0)
+    throw Error(path, std::string("cannot open to sync: ") + std::strerror(errno));
   const int result = ::fsync(descriptor);
   const int error = errno;
   ::close(descriptor);
-  // Some file systems refuse fsync on folders (EINVAL): the rename is then as durable as they allow.
+  // Some file systems refuse fsync on folders (EINVAL): the rename is then as durable as they
+  // allow.
   if (result != 0 && !(flags & O_DIRECTORY && error == EINVAL))
     throw Error(path, std::string("cannot sync to disk: ") + std::strerror(error));
 }
@@ -122,8 +124,8 @@ FileLock::FileLock(const std::string& path, const std::string& what) {
                             "); wait for it to end, or use another output");
     throw Error(path, "cannot lock: " + std::string(std::strerror(error)));
   }
-  const std::string holder = "host " + host_name() + ", pid " + std::to_string(::getpid()) +
-                             ", since " + utc_timestamp();
+  const std::string holder =
+      "host " + host_name() + ", pid " + std::to_string(::getpid()) + ", since " + utc_timestamp();
   if (::ftruncate(descriptor_, 0) != 0 ||
       ::pwrite(descriptor_, holder.data(), holder.size(), 0) < 0) {
     // The lock holds without the note; a second run then reports "holder unknown".

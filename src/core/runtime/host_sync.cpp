@@ -12,8 +12,9 @@ namespace {
 // Operators whose result the host must wait for (their output size or value depends on the data).
 bool is_host_sync(const char* name) {
   static const char* const kOperators[] = {
-      "aten::_local_scalar_dense", "aten::nonzero",  "aten::masked_select", "aten::is_nonzero",
-      "aten::equal",               "aten::allclose", "aten::unique_dim",    "aten::_unique2"};
+      "aten::_local_scalar_dense", "aten::nonzero", "aten::masked_select",
+      "aten::is_nonzero",          "aten::equal",   "aten::allclose",
+      "aten::unique_dim",          "aten::_unique2"};
   for (const char* candidate : kOperators)
     if (std::strcmp(name, candidate) == 0) return true;
   return false;

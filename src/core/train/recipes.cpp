@@ -109,8 +109,7 @@ AttackConfig inner_attack(const RecipeConfig& recipe, const std::string& name, u
 // Crafting sees the model in eval mode (the ascent loop sets it); training resumes afterwards.
 torch::Tensor pgd_examples(Classifier& model, const Batch& batch, const RecipeConfig& recipe,
                            uint64_t seed) {
-  const AscentResult result = fixed_step_ascent(model, batch.images, batch.labels,
-                                                batch.sample_ids,
+  const AscentResult result = fixed_step_ascent(model, batch.images, batch.labels, batch.sample_ids,
                                                 inner_attack(recipe, "pgd", seed), false);
   model.set_training(true);
   return result.best_x.detach();
@@ -118,8 +117,7 @@ torch::Tensor pgd_examples(Classifier& model, const Batch& batch, const RecipeCo
 
 // FGSM-AT trains on x + ε·sign ∇x CE whether or not it fools the model: the final iterate.
 torch::Tensor fgsm_examples(Classifier& model, const Batch& batch, const RecipeConfig& recipe) {
-  const AscentResult result = fixed_step_ascent(model, batch.images, batch.labels,
-                                                batch.sample_ids,
+  const AscentResult result = fixed_step_ascent(model, batch.images, batch.labels, batch.sample_ids,
                                                 inner_attack(recipe, "fgsm", 0), false);
   model.set_training(true);
   return result.last_x.detach();

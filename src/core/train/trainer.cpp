@@ -16,8 +16,9 @@ const EnumNames<Optimizer>& optimizer_names() {
 }
 
 const EnumNames<Schedule>& schedule_names() {
-  static const EnumNames<Schedule> kNames(
-      {{Schedule::kConstant, "constant"}, {Schedule::kStep, "step"}, {Schedule::kCosine, "cosine"}});
+  static const EnumNames<Schedule> kNames({{Schedule::kConstant, "constant"},
+                                           {Schedule::kStep, "step"},
+                                           {Schedule::kCosine, "cosine"}});
   return kNames;
 }
 

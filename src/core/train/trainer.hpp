@@ -66,8 +66,8 @@ struct EpochReport {
 // Trains `model` on `data`. Deterministic on the CPU for a given seed and thread count: the shuffle
 // of epoch e is drawn from (seed, e); weights are initialised by whoever built the model
 // (seed_all() before construction). A NaN or infinite loss stops training with an Error naming the
-// epoch and batch, found at the end of the epoch: losses and accuracies are summed on the device and
-// read once per epoch, so a GPU never waits for the host within an epoch.
+// epoch and batch, found at the end of the epoch: losses and accuracies are summed on the device
+// and read once per epoch, so a GPU never waits for the host within an epoch.
 void train_classifier(BuiltinClassifier& model, const Dataset& data, const TrainConfig& config,
                       const TrainingObjective& objective, torch::Device device,
                       const std::function<void(const EpochReport&)>& on_epoch);

@@ -57,9 +57,8 @@ CheckpointMetadata run_training_job(const TrainingJob& job, const std::string& d
                     [&](const std::string& stage, const EpochReport& r) {
                       ++epochs_done;
                       elapsed += r.seconds;
-                      const double left =
-                          elapsed / static_cast<double>(epochs_done) *
-                          static_cast<double>(total_epochs - epochs_done);
+                      const double left = elapsed / static_cast<double>(epochs_done) *
+                                          static_cast<double>(total_epochs - epochs_done);
                       char line[320];
                       std::snprintf(line, sizeof(line),
                                     "%-8s epoch %3ld/%ld  loss %.4f  train acc %.4f  lr %.5f  "

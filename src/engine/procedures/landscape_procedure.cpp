@@ -73,8 +73,7 @@ Headline LandscapeProcedure::headline(const Record& record) {
     sum += *value;
     ++count;
   }
-  return {{schema::kBoundaryDistance,
-           count > 0 ? sum / static_cast<double>(count) : std::nan("")}};
+  return {{schema::kBoundaryDistance, count > 0 ? sum / static_cast<double>(count) : std::nan("")}};
 }
 
 }  // namespace robustscope

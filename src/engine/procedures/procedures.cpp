@@ -69,9 +69,8 @@ void Procedure::run(TaskContext& context, Record& record) const {
 
 std::vector<std::string> procedure_kinds() {
   std::vector<std::string> kinds;
-  for_each_procedure_type([&](const auto& type) {
-    kinds.push_back(std::decay_t<decltype(type)>::kKind);
-  });
+  for_each_procedure_type(
+      [&](const auto& type) { kinds.push_back(std::decay_t<decltype(type)>::kKind); });
   return kinds;
 }
 

@@ -107,12 +107,12 @@ void check_inputs(const ExperimentSpec& spec, const std::vector<Task>& plan,
   for (const std::string& name : datasets) {
     const Dataset data = load_dataset(name, spec.data_dir, spec.samples.split);
     if (last_sample > data.size())
-      throw Error(spec.path + ": samples",
-                  "offset " + std::to_string(spec.samples.offset) + " + count " +
-                      std::to_string(spec.samples.count) + " reaches sample " +
-                      std::to_string(last_sample - 1) + ", beyond the " +
-                      std::to_string(data.size()) + " samples of " + name + "/" +
-                      spec.samples.split + " (" + data.source + ")");
+      throw Error(spec.path + ": samples", "offset " + std::to_string(spec.samples.offset) +
+                                               " + count " + std::to_string(spec.samples.count) +
+                                               " reaches sample " +
+                                               std::to_string(last_sample - 1) + ", beyond the " +
+                                               std::to_string(data.size()) + " samples of " + name +
+                                               "/" + spec.samples.split + " (" + data.source + ")");
   }
   for (size_t m : models) {
     const ModelSpec& model = spec.models[m];
@@ -139,7 +139,11 @@ class TaskWorker {
  public:
   TaskWorker(const ExperimentSpec& spec, const std::vector<Task>& plan, const TaskFolder& folder,
              torch::Device device, int threads, int rank)
-      : plan_(plan), folder_(folder), runner_(spec, device), device_(device), threads_(threads),
+      : plan_(plan),
+        folder_(folder),
+        runner_(spec, device),
+        device_(device),
+        threads_(threads),
         rank_(rank) {}
 
   TaskOutcome operator()(int64_t index) {
@@ -230,17 +234,15 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
     apply_resolution_text(spec, verdict.substr(3));
     plan = plan_tasks(spec);
   }
-  const torch::Device device = device_for_local_rank(device_text(spec, options),
-                                                     cluster.local_rank());
-  const std::vector<std::string> layout =
-      cluster.gather(host_name() + " " + c10::str(device) + " " +
-                     std::to_string(thread_settings.threads) + " threads, BLAS " +
-                     std::to_string(thread_settings.blas_threads));
+  const torch::Device device =
+      device_for_local_rank(device_text(spec, options), cluster.local_rank());
+  const std::vector<std::string> layout = cluster.gather(
+      host_name() + " " + c10::str(device) + " " + std::to_string(thread_settings.threads) +
+      " threads, BLAS " + std::to_string(thread_settings.blas_threads));
   summary.planned = static_cast<int64_t>(plan.size());
 
   if (cluster.rank() != 0) {
-    TaskWorker worker(spec, plan, store.folder(), device, thread_settings.threads,
-                      cluster.rank());
+    TaskWorker worker(spec, plan, store.folder(), device, thread_settings.threads, cluster.rank());
     work(*cluster.worker_link(), std::ref(worker));
     return summary;
   }
@@ -286,8 +288,7 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
           std::snprintf(line, sizeof(line), "[%ld/%ld] %s ", finished, to_run,
                         report.failed ? "FAILED" : "done");
           char tail[96];
-          std::snprintf(tail, sizeof(tail), " (%.1f s, rank %d) | ", report.seconds,
-                        report.worker);
+          std::snprintf(tail, sizeof(tail), " (%.1f s, rank %d) | ", report.seconds, report.worker);
           options.log(line + task.key + tail + progress.note(finished) +
                       (report.failed ? ": " + report.message : ""));
         }
@@ -346,10 +347,10 @@ PrepareSummary prepare_models(MpiCluster& cluster, const ExperimentSpec& spec,
       try {
         metadata = read_checkpoint_metadata(model.source.path);
       } catch (const Error& error) {
-        throw Error(model.location, "model " + model.name + ": " + error.what() +
-                                        (model.training.empty()
-                                             ? ""
-                                             : " (delete it to have prepare train it again)"));
+        throw Error(
+            model.location,
+            "model " + model.name + ": " + error.what() +
+                (model.training.empty() ? "" : " (delete it to have prepare train it again)"));
       }
       if (!model.dataset.empty() && metadata.dataset != model.dataset)
         throw Error(model.location, "model " + model.name + ": " + model.source.path +
@@ -366,11 +367,16 @@ PrepareSummary prepare_models(MpiCluster& cluster, const ExperimentSpec& spec,
                   "model " + model.name + ": " + model.source.path +
                       " does not exist and no model entry has train: settings for it");
   }
+  std::set<std::string> datasets;
   for (const ModelSpec* model : missing) {
     check_output_folder(fs::absolute(model->source.path).parent_path().string(),
                         "model " + model->name + " checkpoint");
     check_output_path(model->source.path, /*force=*/false, "model " + model->name + " checkpoint");
+    datasets.insert(model->dataset);
   }
+  // The data every training reads, once, before any trains (each rank checks what it will read).
+  for (const std::string& name : datasets)
+    for (const char* split : {"train", "test"}) load_dataset(name, spec.data_dir, split);
 
   PrepareSummary summary;
   summary.to_train = static_cast<int64_t>(missing.size());
@@ -382,8 +388,8 @@ PrepareSummary prepare_models(MpiCluster& cluster, const ExperimentSpec& spec,
                 std::to_string(spec.models.size()) + " models to train on " +
                 std::to_string(cluster.size()) + " rank" + (cluster.size() == 1 ? "" : "s"));
   }
-  const torch::Device device = device_for_local_rank(device_text(spec, options),
-                                                     cluster.local_rank());
+  const torch::Device device =
+      device_for_local_rank(device_text(spec, options), cluster.local_rank());
   // Each worker trains whole models; progress lines are printed by the rank that trains.
   const auto train = [&](int64_t index) {
     const ModelSpec& model = *missing.at(static_cast<size_t>(index));

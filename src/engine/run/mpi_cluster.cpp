@@ -92,8 +92,7 @@ class MpiWorkerLink : public WorkerLink {
  public:
   void report(const WorkerReport& report) override {
     const std::vector<char> bytes = pack(report);
-    MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, 0, kTagReport,
-             MPI_COMM_WORLD);
+    MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, 0, kTagReport, MPI_COMM_WORLD);
   }
   int64_t next_assignment() override {
     int64_t task = kStopAssignment;

@@ -111,7 +111,11 @@ void TaskRunner::compute(const Task& task, Record& record) {
     Classifier& model = this->model(task.model);
     record.set(schema::kModelDescription, model.description());
     record.datasets[schema::kLabels] = data.labels;
-    TaskContext context{model, data, device_, spec_.samples.batch_size, task.seed,
+    TaskContext context{model,
+                        data,
+                        device_,
+                        spec_.samples.batch_size,
+                        task.seed,
                         [this](const std::string& name) -> Classifier& {
                           for (size_t m = 0; m < spec_.models.size(); ++m)
                             if (spec_.models[m].name == name) return this->model(m);

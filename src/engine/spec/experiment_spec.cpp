@@ -133,9 +133,8 @@ int64_t grid_size(const std::vector<GridAxis>& axes) {
   int64_t size = 1;
   for (const GridAxis& axis : axes) {
     const int64_t values = static_cast<int64_t>(axis.values.size());
-    size = size > std::numeric_limits<int64_t>::max() / values
-               ? std::numeric_limits<int64_t>::max()
-               : size * values;
+    size = size > std::numeric_limits<int64_t>::max() / values ? std::numeric_limits<int64_t>::max()
+                                                               : size * values;
   }
   return size;
 }
@@ -246,8 +245,7 @@ class ProcedureParser {
     const int64_t size = grid_size(axes);
     settings_ = size > spec_.max_tasks - settings_ ? spec_.max_tasks + 1 : settings_ + size;
     if (settings_ > spec_.max_tasks)
-      reader_.fail(entry, "the procedures expand to more than " +
-                              std::to_string(spec_.max_tasks) +
+      reader_.fail(entry, "the procedures expand to more than " + std::to_string(spec_.max_tasks) +
                               " settings (limits: {max_tasks: N} raises the limit)");
     return axes;
   }
@@ -303,8 +301,7 @@ class ProcedureParser {
     if (!entry.IsMap() || !entry["members"] || !entry["members"].IsSequence())
       reader_.fail(entry, "an ensemble needs members: a list of attack names");
     std::vector<std::string> names;
-    for (const YAML::Node& member : entry["members"])
-      names.push_back(attack_name(reader_, member));
+    for (const YAML::Node& member : entry["members"]) names.push_back(attack_name(reader_, member));
     for (const GridPoint& point : expand(axes_of(entry, {"members"}))) {
       EnsembleProcedure procedure;
       for (const std::string& name : names) procedure.members.push_back(make_attack_config(name));
@@ -353,8 +350,8 @@ class ProcedureParser {
             std::vector<std::string> models;
             for (const ModelSpec& model : spec_.models) models.push_back(model.name);
             reader_.fail(item.value, "substitute \"" + procedure.substitute +
-                                         "\" is not a model of the spec (models: " +
-                                         join(models) + ")");
+                                         "\" is not a model of the spec (models: " + join(models) +
+                                         ")");
           }
         }
       }
@@ -444,9 +441,9 @@ void parse_models(const SpecReader& reader, const YAML::Node& node, ExperimentSp
         for (const auto& item : train) {
           const std::string key = item.first.Scalar();
           if (key == error.location().key)
-            reader.fail(error.location().subject == Location::Subject::kKeyName ? item.first
-                                                                                : item.second,
-                        error);
+            reader.fail(
+                error.location().subject == Location::Subject::kKeyName ? item.first : item.second,
+                error);
         }
         reader.fail(train, error);
       }
@@ -497,9 +494,9 @@ ExperimentSpec parse_spec(const std::string& text, const std::string& path) {
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& error) {
-    throw Error(Location{path, error.mark.line + 1, error.mark.column + 1, "",
-                         Location::Subject::kValue},
-                "malformed YAML: " + error.msg);
+    throw Error(
+        Location{path, error.mark.line + 1, error.mark.column + 1, "", Location::Subject::kValue},
+        "malformed YAML: " + error.msg);
   }
   if (!root.IsMap()) throw Error(path, "a spec is a YAML map (name:, models:, procedures:, …)");
   reader.check_keys(root, "the spec",
@@ -519,10 +516,10 @@ ExperimentSpec parse_spec(const std::string& text, const std::string& path) {
     spec.threads = static_cast<int>(reader.integer(root["threads"], "threads", 0, 1 << 20));
   if (root["device"]) {
     spec.device = reader.scalar(root["device"], "device");
-    const bool valid = spec.device == "auto" || spec.device == "cpu" || spec.device == "cuda" ||
-                       (spec.device.rfind("cuda:", 0) == 0 && spec.device.size() > 5 &&
-                        spec.device.size() < 9 &&
-                        spec.device.find_first_not_of("0123456789", 5) == std::string::npos);
+    const bool valid =
+        spec.device == "auto" || spec.device == "cpu" || spec.device == "cuda" ||
+        (spec.device.rfind("cuda:", 0) == 0 && spec.device.size() > 5 && spec.device.size() < 9 &&
+         spec.device.find_first_not_of("0123456789", 5) == std::string::npos);
     if (!valid)
       reader.fail(root["device"],
                   "device \"" + spec.device + "\" (allowed: auto, cpu, cuda, cuda:<index>)");
@@ -540,8 +537,8 @@ ExperimentSpec parse_spec(const std::string& text, const std::string& path) {
   if (root["limits"]) {
     reader.check_keys(root["limits"], "limits", {"max_tasks"});
     if (root["limits"]["max_tasks"])
-      spec.max_tasks = reader.integer(root["limits"]["max_tasks"], "max_tasks", 1,
-                                      int64_t{1} << 40);
+      spec.max_tasks =
+          reader.integer(root["limits"]["max_tasks"], "max_tasks", 1, int64_t{1} << 40);
   }
   const YAML::Node samples = root["samples"];
   reader.check_keys(samples, "samples", {"offset", "count", "shard_size", "batch_size"});

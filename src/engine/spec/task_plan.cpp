@@ -113,9 +113,10 @@ int64_t count_tasks(const ExperimentSpec& spec) {
 std::vector<Task> plan_tasks(const ExperimentSpec& spec) {
   const int64_t planned = count_tasks(spec);
   if (planned > spec.max_tasks)
-    throw Error(spec.path, "expands to " + std::to_string(planned) + " tasks, more than the " +
-                               std::to_string(spec.max_tasks) +
-                               " allowed (larger shards, fewer settings, or limits: {max_tasks: N})");
+    throw Error(spec.path,
+                "expands to " + std::to_string(planned) + " tasks, more than the " +
+                    std::to_string(spec.max_tasks) +
+                    " allowed (larger shards, fewer settings, or limits: {max_tasks: N})");
   std::vector<Task> tasks;
   tasks.reserve(static_cast<size_t>(planned));
   for (size_t m = 0; m < spec.models.size(); ++m) {

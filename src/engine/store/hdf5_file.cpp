@@ -252,7 +252,8 @@ AttributeValue Hdf5File::read_attribute(const std::string& object_path,
       fail(path_, object_path, "cannot read attribute " + name);
     return number;
   }
-  if (type_class != H5T_INTEGER) fail(path_, object_path, "attribute " + name + " is not text or a number");
+  if (type_class != H5T_INTEGER)
+    fail(path_, object_path, "attribute " + name + " is not text or a number");
   int64_t number = 0;
   if (H5Aread(attribute.get(), H5T_NATIVE_INT64, &number) < 0)
     fail(path_, object_path, "cannot read attribute " + name);

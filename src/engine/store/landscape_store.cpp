@@ -12,7 +12,8 @@ void add_landscape_settings(Record& record, const LandscapeConfig& config) {
   for (const auto& name : landscape_quantities())
     quantities += (quantities.empty() ? "" : ",") + name;
   record.set(schema::kQuantities, quantities);
-  for (const auto& [key, value] : config.entries()) record.set(schema::kLandscapeSettingPrefix + key, value);
+  for (const auto& [key, value] : config.entries())
+    record.set(schema::kLandscapeSettingPrefix + key, value);
 }
 
 void add_landscape_file_header(Record& record,

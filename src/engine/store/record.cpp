@@ -72,10 +72,12 @@ std::string record_checksum(const Record& record) {
 
 void write_record(Hdf5File& file, const std::string& base, const Record& record) {
   file.create_group(base);
-  for (const auto& [path, tensor] : record.datasets) file.write_tensor(child_path(base, path), tensor);
+  for (const auto& [path, tensor] : record.datasets)
+    file.write_tensor(child_path(base, path), tensor);
   for (const auto& [path, values] : record.attributes) {
     if (!path.empty()) file.create_group(child_path(base, path));
-    for (const auto& [name, value] : values) file.write_attribute(child_path(base, path), name, value);
+    for (const auto& [name, value] : values)
+      file.write_attribute(child_path(base, path), name, value);
   }
 }
 

@@ -343,8 +343,8 @@ StoredResults read_results(const std::string& output) {
 }
 
 ExperimentSpec stored_spec(const StoredResults& results, const std::string& output) {
-  ExperimentSpec spec = parse_spec(
-      results.spec_text, results.spec_path.empty() ? "(stored spec)" : results.spec_path);
+  ExperimentSpec spec = parse_spec(results.spec_text,
+                                   results.spec_path.empty() ? "(stored spec)" : results.spec_path);
   apply_model_resolution(spec, results.models);
   spec.output = output;
   return spec;

@@ -40,8 +40,7 @@ ResultsSummary summarize_results(const ExperimentSpec& spec, const StoredResults
       }
       continue;
     }
-    const bool failed = found != results.tasks.end() &&
-                        found->second.has(schema::kStatus) &&
+    const bool failed = found != results.tasks.end() && found->second.has(schema::kStatus) &&
                         found->second.text(schema::kStatus) ==
                             schema::task_status_names().name(schema::TaskStatus::kFailed) &&
                         found->second.text(schema::kKey) == task.key;

@@ -81,8 +81,8 @@ std::vector<std::tuple<std::string, Norm>> attacks_and_norms() {
 
 INSTANTIATE_TEST_SUITE_P(All, EveryAttack, ::testing::ValuesIn(attacks_and_norms()),
                          [](const auto& info) {
-                           std::string name =
-                               std::get<0>(info.param) + "_" + norm_names().name(std::get<1>(info.param));
+                           std::string name = std::get<0>(info.param) + "_" +
+                                              norm_names().name(std::get<1>(info.param));
                            for (char& ch : name)
                              if (ch == '-') ch = '_';
                            return name;
@@ -212,7 +212,8 @@ TEST(Attacks, EpsilonIsBoundedByTheInputDomain) {
   AttackConfig l2 = make_attack_config("pgd");
   l2.norm = Norm::kL2;
   l2.epsilon = 1e20;
-  EXPECT_ERROR_CONTAINING(validate_attack_for_data(l2, 784, 10), "(at most 28: sqrt of the input size)");
+  EXPECT_ERROR_CONTAINING(validate_attack_for_data(l2, 784, 10),
+                          "(at most 28: sqrt of the input size)");
   l2.epsilon = 28;  // the whole box's diagonal is still meaningful
   validate_attack_for_data(l2, 784, 10);
   AttackConfig targeted = make_attack_config("apgd-t");

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 RESTARTS = 3  # more starts leave fewer samples whose verdict depends on the random start
 # The metric's per-sample maximum hinges on its start much more than an attack's verdict: a converged
 # estimate (10 restarts) on the first 300 digits is what two implementations can be compared on.
-METRIC_SAMPLES, METRIC_RESTARTS = 300, 10
+METRIC_SAMPLES, METRIC_RESTARTS, METRIC_SEEDS = 300, 10, (11, 12, 13)
 
 
 def read_idx(path):
@@ -188,7 +188,13 @@ def main():
         x_adv = attack().detach()
         with torch.no_grad():
             results[f"{name}_robust_accuracy"] = ((model(x_adv).argmax(1) == y) & correct).float().mean().item()
-    results["metric_mean"] = metric(model, x[:METRIC_SAMPLES], eps, steps, METRIC_RESTARTS).mean().item()
+    # The mean of the per-sample maximum is heavy-tailed in its start (one seed of five fell 2.2% below the
+    # others): three seeds, each its own generator, averaged.
+    means = []
+    for seed in METRIC_SEEDS:
+        torch.manual_seed(seed)
+        means.append(metric(model, x[:METRIC_SAMPLES], eps, steps, METRIC_RESTARTS).mean().item())
+    results["metric_mean"] = sum(means) / len(means)
     with open(f"{out}/reference.txt", "w") as handle:
         for key, value in results.items():
             handle.write(f"{key}={value!r}\n")

@@ -60,14 +60,21 @@ TEST(Reference, AttacksAndMetricAgreeWithAnIndependentPyTorchImplementation) {
     EXPECT_NEAR(robust_accuracy, expected, 0.01) << name;
     EXPECT_GT(expected, 0.02) << name << ": the setting should leave something to compare";
   }
+  // The metric's mean over three seeds on each side (reference_attacks.py: its per-seed mean is
+  // heavy-tailed in the start), each a converged estimate (10 restarts) on the first 300 digits.
   MetricConfig metric;
   metric.epsilon = kEpsilon;
   metric.steps = kSteps;
-  metric.restarts = 10;  // as in reference_attacks.py: a converged estimate on the first 300 digits
-  const double metric_mean =
-      compute_metric(*model, test.images.slice(0, 0, 300), ids.slice(0, 0, 300), metric)
-          .value.mean()
-          .item<double>();
+  metric.restarts = 10;
+  double metric_mean = 0;
+  for (uint64_t seed : {11, 12, 13}) {
+    metric.seed = seed;
+    metric_mean +=
+        compute_metric(*model, test.images.slice(0, 0, 300), ids.slice(0, 0, 300), metric)
+            .value.mean()
+            .item<double>() /
+        3;
+  }
   std::printf("metric mean %.5f, reference %.5f\n", metric_mean, reference.at("metric_mean"));
   EXPECT_NEAR(metric_mean / reference.at("metric_mean"), 1.0, 0.02);
 }

@@ -178,7 +178,8 @@ TEST(Landscape, MarginDirectionExistsWhereTheSoftmaxSaturates) {
   }
   logits[label] = -std::numeric_limits<float>::infinity();
   const int64_t runner_up = logits.argmax().item<int64_t>();
-  EXPECT_TENSORS_EQUAL(directions.adversarial.flatten(), (weight[runner_up] - weight[label]).sign());
+  EXPECT_TENSORS_EQUAL(directions.adversarial.flatten(),
+                       (weight[runner_up] - weight[label]).sign());
 }
 
 TEST(Landscape, BadSettingsAreNamed) {

@@ -56,7 +56,8 @@ TEST(Metric, IsAtLeastTheDivergenceAtAThousandRandomPointsOfTheBall) {
     }
     EXPECT_TRUE((threat.distance(result.maximiser, x) <= config.epsilon + 1e-5).all().item<bool>());
     // ψ is the divergence at the returned maximiser.
-    EXPECT_TENSORS_CLOSE(prediction_divergence(model, x, result.maximiser, config), result.value, 1e-6, 1e-4);
+    EXPECT_TENSORS_CLOSE(prediction_divergence(model, x, result.maximiser, config), result.value,
+                         1e-6, 1e-4);
   }
 }
 
@@ -82,7 +83,8 @@ TEST(Metric, ScalingTheLastLayerChangesTheRawMetricButNotTheNormalisedOne) {
   for (double scale : {0.1, 10.0}) {
     EXPECT_TENSORS_EQUAL(predictions[scale], predictions[1.0]);
     // Sign ascent is not smooth: float rounding may tip a path, hence 1% rather than bit equality.
-    EXPECT_TENSORS_CLOSE(by_scale_normalised[scale].value, by_scale_normalised[1.0].value, 1e-6, 1e-2)
+    EXPECT_TENSORS_CLOSE(by_scale_normalised[scale].value, by_scale_normalised[1.0].value, 1e-6,
+                         1e-2)
         << "scale " << scale;
     const double raw_ratio =
         (by_scale_raw[scale].value.mean() / by_scale_raw[1.0].value.mean()).item<double>();
@@ -139,13 +141,16 @@ TEST(Divergence, KnownValuesAndIdentities) {
   const torch::Tensor kl = divergence(p, q, Divergence::kKl);
   EXPECT_NEAR(kl[0].item<double>(), 0.0, 1e-12);
   EXPECT_NEAR(kl[1].item<double>(), 0.9 * std::log(1.8) + 0.1 * std::log(0.2), 1e-12);
-  EXPECT_TENSORS_CLOSE(divergence(p, q, Divergence::kReverseKl), divergence(q, p, Divergence::kKl), 1e-8, 1e-5);
-  EXPECT_TENSORS_CLOSE(divergence(p, q, Divergence::kSymmetricKl), kl + divergence(q, p, Divergence::kKl), 1e-8, 1e-5);
+  EXPECT_TENSORS_CLOSE(divergence(p, q, Divergence::kReverseKl), divergence(q, p, Divergence::kKl),
+                       1e-8, 1e-5);
+  EXPECT_TENSORS_CLOSE(divergence(p, q, Divergence::kSymmetricKl),
+                       kl + divergence(q, p, Divergence::kKl), 1e-8, 1e-5);
   const torch::Tensor disjoint_p =
       torch::log(torch::tensor({{1.0 - 1e-15, 1e-15}}, torch::kFloat64));
   const torch::Tensor disjoint_q =
       torch::log(torch::tensor({{1e-15, 1.0 - 1e-15}}, torch::kFloat64));
-  EXPECT_NEAR(divergence(disjoint_p, disjoint_q, Divergence::kJs).item<double>(), std::log(2.0), 1e-9);
+  EXPECT_NEAR(divergence(disjoint_p, disjoint_q, Divergence::kJs).item<double>(), std::log(2.0),
+              1e-9);
   EXPECT_ERROR_CONTAINING(divergence_names().parse("divergence", "hellinger"),
                           "divergence: \"hellinger\" is unknown (known: kl, reverse-kl, "
                           "symmetric-kl, js)");
@@ -154,10 +159,14 @@ TEST(Divergence, KnownValuesAndIdentities) {
 TEST(Divergence, NormalisationsRemoveTheLogitScale) {
   auto generator = at::detail::createCPUGenerator(8);
   const torch::Tensor z = torch::randn({4, 10}, generator);
-  EXPECT_TENSORS_CLOSE(normalize_logits(z, Normalization::kStandardize, 0), normalize_logits(3 * z + 2, Normalization::kStandardize, 0), 1e-8, 1e-5);
-  EXPECT_TENSORS_CLOSE(normalize_logits(z, Normalization::kL2, 0), normalize_logits(7 * z, Normalization::kL2, 0), 1e-8, 1e-5);
-  EXPECT_TENSORS_CLOSE(normalize_logits(z, Normalization::kL2, 0).norm(2, 1), torch::full({4}, std::sqrt(10.0)), 1e-8, 1e-5);
-  EXPECT_TENSORS_CLOSE(normalize_logits(z, Normalization::kL2, 2.0).norm(2, 1), torch::full({4}, 2.0), 1e-8, 1e-5);
+  EXPECT_TENSORS_CLOSE(normalize_logits(z, Normalization::kStandardize, 0),
+                       normalize_logits(3 * z + 2, Normalization::kStandardize, 0), 1e-8, 1e-5);
+  EXPECT_TENSORS_CLOSE(normalize_logits(z, Normalization::kL2, 0),
+                       normalize_logits(7 * z, Normalization::kL2, 0), 1e-8, 1e-5);
+  EXPECT_TENSORS_CLOSE(normalize_logits(z, Normalization::kL2, 0).norm(2, 1),
+                       torch::full({4}, std::sqrt(10.0)), 1e-8, 1e-5);
+  EXPECT_TENSORS_CLOSE(normalize_logits(z, Normalization::kL2, 2.0).norm(2, 1),
+                       torch::full({4}, 2.0), 1e-8, 1e-5);
   EXPECT_TENSORS_EQUAL(normalize_logits(z, Normalization::kNone, 0), z);
 }
 

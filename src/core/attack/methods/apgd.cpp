@@ -11,9 +11,9 @@ namespace {
 Crafted untargeted(Classifier& model, const torch::Tensor& images, const torch::Tensor& labels,
                    const torch::Tensor& sample_ids, const AttackConfig& config, Loss loss) {
   ApgdStep rule(config.rho);
-  const AscentResult result =
-      run_ascent(model, images, Targets{labels, {}, {}}, sample_ids, make_attack_objective(loss),
-                 ThreatModel{config.norm, config.epsilon}, rule, attack_ascent_settings(config, true));
+  const AscentResult result = run_ascent(
+      model, images, Targets{labels, {}, {}}, sample_ids, make_attack_objective(loss),
+      ThreatModel{config.norm, config.epsilon}, rule, attack_ascent_settings(config, true));
   return crafted_from(result);
 }
 
@@ -45,15 +45,13 @@ Crafted craft_targeted(Classifier& model, const torch::Tensor& images, const tor
   ApgdStep rule(config.rho);
   for (int64_t target = 1; target <= std::min(config.target_classes, classes - 1); ++target) {
     if (unfooled.numel() == 0) break;
-    const Targets subset{labels.index_select(0, unfooled),
-                         ranking.select(1, target).index_select(0, unfooled),
-                         {}};
+    const Targets subset{
+        labels.index_select(0, unfooled), ranking.select(1, target).index_select(0, unfooled), {}};
     AscentSettings settings = attack_ascent_settings(config, true);
     settings.seed = config.seed + 1000003ULL * static_cast<uint64_t>(target);
     const AscentResult result = run_ascent(
-        model, images.index_select(0, unfooled), subset,
-        sample_ids.index_select(0, unfooled.cpu()), objective,
-        ThreatModel{config.norm, config.epsilon}, rule, settings);
+        model, images.index_select(0, unfooled), subset, sample_ids.index_select(0, unfooled.cpu()),
+        objective, ThreatModel{config.norm, config.epsilon}, rule, settings);
     crafted.forward_passes += result.forward_passes;
     crafted.forward_backward_passes += result.forward_backward_passes;
     crafted.adversarial.index_copy_(0, unfooled, result.fooled_x);
@@ -78,27 +76,50 @@ AttackConfig defaults(const std::string& name) {
   return config;
 }
 
-const std::vector<std::string> kKeys = {"norm",     "epsilon", "steps", "restarts",
-                                        "rho",      "random_start", "seed"};
+const std::vector<std::string> kKeys = {"norm", "epsilon",      "steps", "restarts",
+                                        "rho",  "random_start", "seed"};
 
 }  // namespace
 
 AttackDefinition apgd_ce_attack() {
-  return {"apgd-ce", "Croce & Hein 2020", "APGD on cross-entropy", kKeys, {{"loss", "ce"}},
-          {Norm::kLinf, Norm::kL2}, defaults("apgd-ce"), nullptr, cost, craft_ce};
+  return {"apgd-ce",
+          "Croce & Hein 2020",
+          "APGD on cross-entropy",
+          kKeys,
+          {{"loss", "ce"}},
+          {Norm::kLinf, Norm::kL2},
+          defaults("apgd-ce"),
+          nullptr,
+          cost,
+          craft_ce};
 }
 
 AttackDefinition apgd_dlr_attack() {
-  return {"apgd-dlr", "Croce & Hein 2020", "APGD on the DLR loss (scale invariant)", kKeys,
-          {{"loss", "dlr"}}, {Norm::kLinf, Norm::kL2}, defaults("apgd-dlr"), nullptr, cost, craft_dlr};
+  return {"apgd-dlr",
+          "Croce & Hein 2020",
+          "APGD on the DLR loss (scale invariant)",
+          kKeys,
+          {{"loss", "dlr"}},
+          {Norm::kLinf, Norm::kL2},
+          defaults("apgd-dlr"),
+          nullptr,
+          cost,
+          craft_dlr};
 }
 
 AttackDefinition apgd_t_attack() {
   std::vector<std::string> keys = kKeys;
   keys.push_back("target_classes");
-  return {"apgd-t", "Croce & Hein 2020",
-          "APGD on the targeted DLR loss, per most likely other class", keys,
-          {{"loss", "dlr-targeted"}}, {Norm::kLinf, Norm::kL2}, defaults("apgd-t"), nullptr, cost_targeted, craft_targeted};
+  return {"apgd-t",
+          "Croce & Hein 2020",
+          "APGD on the targeted DLR loss, per most likely other class",
+          keys,
+          {{"loss", "dlr-targeted"}},
+          {Norm::kLinf, Norm::kL2},
+          defaults("apgd-t"),
+          nullptr,
+          cost_targeted,
+          craft_targeted};
 }
 
 }  // namespace robustscope

@@ -10,9 +10,7 @@ Crafted craft(Classifier& model, const torch::Tensor& images, const torch::Tenso
   return crafted_from(fixed_step_ascent(model, images, labels, sample_ids, config, true));
 }
 
-PassCount cost(const AttackConfig& config) {
-  return {2, static_cast<double>(config.steps)};
-}
+PassCount cost(const AttackConfig& config) { return {2, static_cast<double>(config.steps)}; }
 
 }  // namespace
 
@@ -20,9 +18,16 @@ AttackDefinition bim_attack() {
   AttackConfig defaults;
   defaults.name = "bim";
   defaults.random_start = RandomStart::kNone;
-  return {"bim", "Kurakin et al. 2016", "iterated FGSM from x, projected",
-          {"norm", "epsilon", "steps", "step_size", "loss"}, {}, {Norm::kLinf, Norm::kL2}, defaults,
-          nullptr, cost, craft};
+  return {"bim",
+          "Kurakin et al. 2016",
+          "iterated FGSM from x, projected",
+          {"norm", "epsilon", "steps", "step_size", "loss"},
+          {},
+          {Norm::kLinf, Norm::kL2},
+          defaults,
+          nullptr,
+          cost,
+          craft};
 }
 
 }  // namespace robustscope

@@ -12,12 +12,14 @@ Crafted craft(Classifier& model, const torch::Tensor& images, const torch::Tenso
               const torch::Tensor&, const AttackConfig& config) {
   const ThreatModel threat{config.norm, config.epsilon};
   const CarliniWagnerSettings settings{config.steps, config.binary_search_steps,
-                                      config.initial_const, config.learning_rate,
-                                      config.confidence};
+                                       config.initial_const, config.learning_rate,
+                                       config.confidence};
   const CarliniWagnerResult result = carlini_wagner_l2(model, images, labels, settings);
   // Only what lies inside the ε-ball counts; elsewhere the clean point stands.
   const torch::Tensor inside = threat.distance(result.adversarial, images) <= config.epsilon + 1e-6;
-  return {torch::where(per_sample_view(inside, images), result.adversarial, images), {}, 0,
+  return {torch::where(per_sample_view(inside, images), result.adversarial, images),
+          {},
+          0,
           result.forward_backward_passes};
 }
 
@@ -38,11 +40,18 @@ AttackDefinition cw_l2_attack() {
   defaults.name = "cw-l2";
   defaults.norm = Norm::kL2;
   defaults.random_start = RandomStart::kNone;
-  return {"cw-l2", "Carlini & Wagner 2017",
-          "Adam on tanh-space inputs, binary search on c; broken when the point found is in the ball",
-          {"norm", "epsilon", "steps", "binary_search_steps", "initial_const", "learning_rate",
-           "confidence"}, {},
-          {Norm::kL2}, defaults, check, cost, craft};
+  return {
+      "cw-l2",
+      "Carlini & Wagner 2017",
+      "Adam on tanh-space inputs, binary search on c; broken when the point found is in the ball",
+      {"norm", "epsilon", "steps", "binary_search_steps", "initial_const", "learning_rate",
+       "confidence"},
+      {},
+      {Norm::kL2},
+      defaults,
+      check,
+      cost,
+      craft};
 }
 
 }  // namespace robustscope

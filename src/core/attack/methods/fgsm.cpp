@@ -19,8 +19,16 @@ AttackDefinition fgsm_attack() {
   defaults.name = "fgsm";
   defaults.steps = 1;
   defaults.random_start = RandomStart::kNone;
-  return {"fgsm", "Goodfellow et al. 2015", "one step of size ε from x",
-          {"norm", "epsilon", "loss"}, {}, {Norm::kLinf, Norm::kL2}, defaults, nullptr, cost, craft};
+  return {"fgsm",
+          "Goodfellow et al. 2015",
+          "one step of size ε from x",
+          {"norm", "epsilon", "loss"},
+          {},
+          {Norm::kLinf, Norm::kL2},
+          defaults,
+          nullptr,
+          cost,
+          craft};
 }
 
 }  // namespace robustscope

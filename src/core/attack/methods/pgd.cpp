@@ -20,9 +20,16 @@ AttackDefinition pgd_attack() {
   AttackConfig defaults;
   defaults.name = "pgd";
   defaults.random_start = RandomStart::kUniform;
-  return {"pgd", "Madry et al. 2018", "projected steepest ascent from a random start, restarts",
-          {"norm", "epsilon", "steps", "step_size", "restarts", "loss", "random_start", "seed"}, {},
-          {Norm::kLinf, Norm::kL2}, defaults, nullptr, cost, craft};
+  return {"pgd",
+          "Madry et al. 2018",
+          "projected steepest ascent from a random start, restarts",
+          {"norm", "epsilon", "steps", "step_size", "restarts", "loss", "random_start", "seed"},
+          {},
+          {Norm::kLinf, Norm::kL2},
+          defaults,
+          nullptr,
+          cost,
+          craft};
 }
 
 }  // namespace robustscope
