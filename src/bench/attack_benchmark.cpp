@@ -18,6 +18,7 @@
 #include "core/models/architectures.hpp"
 #include "core/runtime/device.hpp"
 #include "core/runtime/host_memory.hpp"
+#include "core/runtime/host_sync.hpp"
 
 namespace po = boost::program_options;
 using namespace robustscope;
@@ -231,6 +232,14 @@ int main(int argc, char** argv) {
            rate(pgd_timing) * steps / ceiling_rate, bench::peak_memory_mib()},
           json);
 
+      // Host synchronisations of one PGD-K run: a GPU stalls at each, so they must not grow with K.
+      int64_t pgd_syncs = 0;
+      {
+        const HostSyncCounter counter;
+        run_attack(model, x, labels, ids, pgd);
+        pgd_syncs = counter.total();
+      }
+
       MetricConfig metric;
       metric.epsilon = 8.0 / 255;
       metric.steps = steps;
@@ -240,6 +249,18 @@ int main(int argc, char** argv) {
                         rate(metric_timing), spread(metric_timing),
                         rate(metric_timing) * steps / ceiling_rate, bench::peak_memory_mib()},
                        json);
+      int64_t metric_syncs = 0;
+      {
+        const HostSyncCounter counter;
+        compute_metric(model, x, ids, metric);
+        metric_syncs = counter.total();
+      }
+      if (!json)
+        std::printf("%-58s %12ld %9s %8ld\n",
+                    (prefix + "host synchronisations per PGD-" + std::to_string(steps) +
+                     " run / metric run")
+                        .c_str(),
+                    pgd_syncs, "", metric_syncs);
 
       if (python_baseline) {
         bench::print_row({prefix + "forward (no grad; Python PyTorch, interleaved)",

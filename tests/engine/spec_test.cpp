@@ -128,7 +128,9 @@ TEST(Spec, AnExplicitSeedIsUsedAsWrittenEvenZero) {
   EXPECT_EQ(spec.procedures[6].seed, std::optional<uint64_t>(0));
   EXPECT_NE(spec.procedures[6].key().find("seed=0"), std::string::npos);
   for (const Task& task : plan_tasks(spec)) {
-    if (task.procedure == 6) EXPECT_EQ(task.seed, 0u);
+    if (task.procedure == 6) {
+      EXPECT_EQ(task.seed, 0u);
+    }
   }
 }
 

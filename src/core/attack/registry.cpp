@@ -17,7 +17,8 @@ namespace robustscope {
   X(apgd_ce)                   \
   X(apgd_dlr)                  \
   X(apgd_t)                    \
-  X(cw_l2)
+  X(cw_l2)                      \
+  X(square)
 
 #define ROBUSTSCOPE_DECLARE_ATTACK(name) AttackDefinition name##_attack();
 ROBUSTSCOPE_ATTACKS(ROBUSTSCOPE_DECLARE_ATTACK)

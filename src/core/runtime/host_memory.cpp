@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "core/error.hpp"
+#include "core/runtime/libtorch_compat.hpp"
 
 namespace robustscope {
 namespace {
@@ -23,7 +24,7 @@ size_t bucket_size(size_t bytes) {
   return (bytes + step - 1) / step * step;
 }
 
-class CachingHostAllocator final : public c10::Allocator {
+class CachingHostAllocator final : public compat::Allocator<> {
  public:
   explicit CachingHostAllocator(c10::Allocator* fallback) : fallback_(fallback) {}
 
@@ -33,7 +34,7 @@ class CachingHostAllocator final : public c10::Allocator {
     trim_locked();
   }
 
-  c10::DataPtr allocate(size_t bytes) const override {
+  c10::DataPtr allocate_block(size_t bytes) const override {
     if (bytes < kHostCacheMinimumBytes) return fallback_->allocate(bytes);
     void* block = acquire(bucket_size(bytes));
     return {block, block, &release, c10::Device(c10::DeviceType::CPU)};

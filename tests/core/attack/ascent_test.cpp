@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 #include "support/models.hpp"
+#include "support/printers.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tensor_assertions.hpp"
 

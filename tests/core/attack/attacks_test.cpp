@@ -11,6 +11,7 @@
 #include "core/attack/objectives.hpp"
 #include "core/runtime/device.hpp"
 #include "support/models.hpp"
+#include "support/printers.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tensor_assertions.hpp"
 
@@ -46,8 +47,12 @@ AttackConfig attack(const std::string& name, Norm norm, double epsilon) {
   config.restarts = 2;
   config.target_classes = 3;
   config.binary_search_steps = 3;
+  config.queries = 100;
   return config;
 }
+
+// More passes than the one clean prediction per sample: the attack did work.
+int64_t images_passes(const Fixture& f) { return f.images.size(0); }
 
 class EveryAttack : public ::testing::TestWithParam<std::tuple<std::string, Norm>> {};
 
@@ -67,15 +72,16 @@ TEST_P(EveryAttack, AdversarialExamplesStayInTheBallAndTheBox) {
   EXPECT_TENSORS_EQUAL(outcome.broken, logits.argmax(1).ne(f.labels));
   EXPECT_TENSORS_EQUAL(outcome.broken, outcome.margin < 0);
   EXPECT_TENSORS_CLOSE(outcome.margin, logit_margin(logits, f.labels), 1e-8, 1e-5);
-  EXPECT_GT(outcome.forward_backward_passes, 0);
+  EXPECT_GT(outcome.forward_passes + outcome.forward_backward_passes, images_passes(f));
 }
 
 // Every attack under every norm it supports (CW-L2 is an L2 attack only).
+// Every attack of the registry under every norm it supports: a new attack is tested by being
+// registered.
 std::vector<std::tuple<std::string, Norm>> attacks_and_norms() {
   std::vector<std::tuple<std::string, Norm>> cases;
-  for (const char* name : {"fgsm", "bim", "pgd", "apgd-ce", "apgd-dlr", "apgd-t"})
-    for (Norm norm : {Norm::kLinf, Norm::kL2}) cases.emplace_back(name, norm);
-  cases.emplace_back("cw-l2", Norm::kL2);
+  for (const AttackDefinition& attack : attack_registry())
+    for (Norm norm : attack.norms) cases.emplace_back(attack.name, norm);
   return cases;
 }
 
@@ -157,6 +163,52 @@ TEST(Attacks, FgsmIsOneSignStepOfEpsilon) {
   const int64_t t = label.item<int64_t>();
   const torch::Tensor expected = x + 0.01 * (weight[1 - t] - weight[t]).sign().view({1, 1, 4, 5});
   EXPECT_TENSORS_CLOSE(outcome.adversarial, expected, 1e-8, 1e-5) << "broken: " << outcome.broken;
+}
+
+// A model whose gradient carries no information: inputs are quantised to 8 bits (a step function,
+// zero gradient almost everywhere) before a linear softmax classifier. Gradient attacks stand
+// still; a score-based one does not (Athalye et al. 2018 call this shattered gradients).
+class QuantisedInputs : public Classifier {
+ public:
+  explicit QuantisedInputs(BuiltinClassifier inner) : inner_(std::move(inner)) {}
+  torch::Tensor forward(const torch::Tensor& images) override {
+    return inner_.forward((images * 255).round() / 255);  // round: zero gradient everywhere
+  }
+  void set_training(bool training) override { inner_.set_training(training); }
+  void to(torch::Device device) override { inner_.to(device); }
+  std::vector<torch::Tensor> parameters() override { return inner_.parameters(); }
+  std::string description() const override { return "quantised " + inner_.description(); }
+
+ private:
+  BuiltinClassifier inner_;
+};
+
+TEST(Attacks, SquareBreaksAModelWhoseGradientsAreMaskedWherePgdCannot) {
+  QuantisedInputs model(testing::linear_model(28, 28, 10, 5));
+  const torch::Tensor images = random_cnn_and_data(40).images;
+  torch::Tensor labels;
+  {
+    torch::NoGradGuard no_grad;
+    labels = model.forward(images).argmax(1);
+  }
+  // The gradient is exactly zero: PGD's signed step is zero and it never leaves its start.
+  torch::Tensor input = images.clone().requires_grad_(true);
+  const torch::Tensor loss = torch::cross_entropy_loss(model.forward(input), labels);
+  EXPECT_EQ(torch::autograd::grad({loss}, {input})[0].abs().max().item<double>(), 0.0);
+  const torch::Tensor ids = torch::arange(40);
+  AttackConfig pgd = attack("pgd", Norm::kLinf, 0.03);
+  pgd.steps = 20;
+  AttackConfig square = attack("square", Norm::kLinf, 0.03);
+  square.queries = 300;
+  const double pgd_broken = run_attack(model, images, labels, ids, pgd).broken.sum().item<double>();
+  const AttackOutcome outcome = run_attack(model, images, labels, ids, square);
+  const double square_broken = outcome.broken.sum().item<double>();
+  std::printf("eps 0.03: PGD-20 breaks %.0f of 40, Square (300 queries) %.0f\n", pgd_broken,
+              square_broken);
+  EXPECT_GE(square_broken, pgd_broken + 10) << "Square should break far more than PGD here";
+  EXPECT_EQ(outcome.forward_backward_passes, 0);  // no gradient at all
+  EXPECT_GT(outcome.forward_passes, 40);
+  EXPECT_TRUE((outcome.perturbation_norm <= 0.03 + 1e-6).all().item<bool>());
 }
 
 TEST(Attacks, BadSettingsAreRefusedWithTheirNames) {

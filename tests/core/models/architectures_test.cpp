@@ -18,6 +18,10 @@ struct CountCase {
   int64_t parameters;  // docs/models.md; independent PyTorch definitions give the same numbers
 };
 
+void PrintTo(const CountCase& c, std::ostream* out) {
+  *out << c.architecture << " on " << c.dataset;
+}
+
 class ArchitectureCounts : public ::testing::TestWithParam<CountCase> {};
 
 TEST_P(ArchitectureCounts, ParameterCountIsAsDocumented) {

@@ -1,0 +1,51 @@
+// What differs between the LibTorch versions robustscope builds against (Debian 12's 1.13, Debian
+// 13's 2.6, the 2.x zips and wheels of clusters), in one place. Differences are detected from the
+// headers themselves, not from version numbers, so a version in between needs no entry here.
+//
+// c10::Allocator: 1.13 declares `DataPtr allocate(size_t) const`; later 2.x releases declare it
+// without const and add a pure virtual `copy_data(void*, const void*, size_t) const`.
+#pragma once
+
+#include <c10/core/Allocator.h>
+
+#include <cstring>
+#include <type_traits>
+
+namespace robustscope::compat {
+
+template <typename Allocator>
+constexpr bool kConstAllocate =
+    std::is_same_v<decltype(&Allocator::allocate), c10::DataPtr (Allocator::*)(size_t) const>;
+
+template <typename Allocator, typename = void>
+struct HasCopyData : std::false_type {};
+template <typename Allocator>
+struct HasCopyData<Allocator, std::void_t<decltype(&Allocator::copy_data)>> : std::true_type {};
+
+// Implements copy_data (a plain memcpy, as LibTorch's own CPU allocator) where it is required.
+template <typename Base, bool kRequired = HasCopyData<Base>::value>
+class WithCopyData : public Base {};
+template <typename Base>
+class WithCopyData<Base, true> : public Base {
+ public:
+  void copy_data(void* destination, const void* source, size_t count) const override {
+    std::memcpy(destination, source, count);
+  }
+};
+
+// A c10::Allocator whose allocation is `allocate_block(size_t) const`, whatever the const-ness of
+// the LibTorch in use.
+template <typename Base = c10::Allocator, bool kConst = kConstAllocate<Base>>
+class Allocator : public WithCopyData<Base> {
+ public:
+  c10::DataPtr allocate(size_t bytes) const override { return allocate_block(bytes); }
+  virtual c10::DataPtr allocate_block(size_t bytes) const = 0;
+};
+template <typename Base>
+class Allocator<Base, false> : public WithCopyData<Base> {
+ public:
+  c10::DataPtr allocate(size_t bytes) override { return allocate_block(bytes); }
+  virtual c10::DataPtr allocate_block(size_t bytes) const = 0;
+};
+
+}  // namespace robustscope::compat
