@@ -53,6 +53,8 @@ def label(setting):
         return f"ψ {norm} {eps} K={s['steps']}"
     if setting.kind == "landscape":
         return f"landscape {eps} along {s['adversarial_direction']} ({s.get('direction_loss', 'ce')})"
+    if setting.kind == "certify":
+        return f"certified ({s['method']}) {s['normalization']} {eps}"
     if setting.kind == "noop":
         return "no-op"
     if setting.kind == "ensemble":
@@ -91,7 +93,8 @@ class Study:
         self.results = results
         self.models = [m for m in results.model_order if any(k[0] == m for k in results.settings)]
         self.base_models = [m for m in self.models if results.is_base(m)]
-        kind_order = {"metric": 0, "attack": 1, "transfer": 2, "ensemble": 3, "landscape": 4, "noop": 5}
+        kind_order = {"metric": 0, "attack": 1, "transfer": 2, "ensemble": 3, "certify": 4, "landscape": 5,
+                      "noop": 6}
         keys = list(OrderedDict.fromkeys(key for (_, key) in results.settings))
         self.by_key = {key: [results.settings[(m, key)] for m in self.models if (m, key) in results.settings]
                        for key in keys}
@@ -376,6 +379,40 @@ def invariance(report, study):
                "(the raw one scales with the logits).\n")
 
 
+def brackets(report, study):
+    """Certified bounds against what the attacks and the ascent found: both estimates bracketed."""
+    certify_keys = [k for k in study.keys if study.by_key[k][0].kind == "certify"]
+    if not certify_keys:
+        return
+    report.add("## Brackets: what was found against what is certified\n")
+    report.add("Per model and ball: robust accuracy lies between the certified accuracy (below) and the lowest "
+               "robust accuracy any attack reached (above); ψ lies between the ascent's (below) and the certified "
+               "bound (above). A narrow bracket means the attacks and the ascent are close to the truth; ψ "
+               "columns are medians over samples (the largest ψ any ascent setting found for the ball); the last "
+               "column is the share of samples whose bound is finite "
+               "(standardised logits have none where every logit may tie). docs/metric.md derives the bound.\n")
+    rows = []
+    for key in certify_keys:
+        for setting in study.by_key[key]:
+            s, model = setting.settings, setting.model
+            eps, norm = float(s["epsilon"]), s["norm"]
+            attacks = [study.headline_value(model, k) for k in study.attack_keys
+                       if study.setting(model, k) and float(study.setting(model, k).settings.get("epsilon", -1)) == eps
+                       and study.setting(model, k).settings.get("norm", norm) == norm]
+            found = [float(np.median(study.setting(model, k).column(schema.PSI))) for k in study.metric_keys
+                     if study.setting(model, k) and all(str(study.setting(model, k).settings.get(name)) == str(s[name])
+                                                       for name in ("epsilon", "norm", "normalization", "divergence"))]
+            upper = setting.column(schema.PSI_UPPER).astype(np.float64)
+            finite = upper[np.isfinite(upper)]
+            headline = setting.headline()
+            rows.append([model, study.labels[key], fmt(headline[schema.CERTIFIED_ACCURACY]),
+                         fmt(min(attacks)) if attacks else "–", fmt(max(found)) if found else "–",
+                         fmt(float(np.median(upper))) if upper.size else "–",
+                         fmt(finite.size / upper.size if upper.size else float("nan"), 2)])
+    report.table("brackets", ["model", "ball", "certified accuracy", "lowest robust accuracy", "ψ found (median)",
+                              "ψ certified (median)", "finite share"], rows)
+
+
 def cost(report, study):
     report.add("## 3. How much cheaper is the metric?\n")
     rows = []
@@ -471,6 +508,7 @@ def main():
         metric_against_accuracy(report, study)
         invariance(report, study)
         cost(report, study)
+    brackets(report, study)
     landscapes(report, study)
     checks(report, study)
     report.write()

@@ -97,7 +97,10 @@ class Setting:
             values[schema.PSI_MEAN] = float(self.column(schema.PSI).astype(np.float64).mean())
         if self.kind in ("attack", "ensemble", "transfer"):
             values[schema.ROBUST_ACCURACY] = float(1 - self.column(schema.BROKEN).astype(np.float64).mean())
-        if self.kind in ("metric", "attack", "ensemble", "transfer"):
+        if self.kind == "certify":
+            values[schema.PSI_UPPER_MEAN] = float(self.column(schema.PSI_UPPER).astype(np.float64).mean())
+            values[schema.CERTIFIED_ACCURACY] = float(self.column(schema.CERTIFIED).astype(np.float64).mean())
+        if self.kind in ("metric", "attack", "ensemble", "transfer", "certify"):
             values[schema.CLEAN_ACCURACY] = float(self.column(schema.CLEAN_CORRECT).astype(np.float64).mean())
         if self.kind == "landscape":
             distances = [float(d["boundary_adversarial_positive"]) for d in self.landscapes]

@@ -13,6 +13,7 @@
 
 #include "bench/measurement.hpp"
 #include "core/attack/attacks.hpp"
+#include "core/certify/certify.hpp"
 #include "core/error.hpp"
 #include "core/metric/robustness_metric.hpp"
 #include "core/models/architectures.hpp"
@@ -249,6 +250,20 @@ int main(int argc, char** argv) {
                         rate(metric_timing), spread(metric_timing),
                         rate(metric_timing) * steps / ceiling_rate, bench::peak_memory_mib()},
                        json);
+      // The certified bound (CROWN) for the batch, in forward+backward passes of the batch.
+      std::string why;
+      if (can_bound(model, why)) {
+        CertifyConfig certify_config;
+        certify_config.epsilon = 8.0 / 255;
+        const bench::Timing crown_timing =
+            bench::measure(repetitions, [&] { certify(model, x, labels, certify_config); });
+        const double passes = crown_timing.median() / (ceiling.median() / steps);
+        if (!json)
+          std::printf("%-58s %12.1f %9.3f %8s   = %.1f forward+backward passes (target <= 50)\n",
+                      (prefix + "certified bound, CROWN").c_str(), rate(crown_timing),
+                      spread(crown_timing), "", passes);
+      }
+
       int64_t metric_syncs = 0;
       {
         const HostSyncCounter counter;

@@ -5,10 +5,12 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include "cli/command_options.hpp"
+#include "core/certify/certify.hpp"
 #include "core/error.hpp"
 #include "core/eval/dataset_evaluation.hpp"
 #include "core/models/checkpoint.hpp"
@@ -134,7 +136,8 @@ double cost_of(const PassCount& passes) { return passes.forward + 3 * passes.for
 
 int eval_command(const Arguments& arguments) {
   std::string model_path, torchscript, substitute_path, dataset_name,
-      data_dir = default_data_dir(), split = "test", output, norm = "linf", seed_text = "0";
+      data_dir = default_data_dir(), split = "test", output, norm = "linf", seed_text = "0",
+      certify_method;
   std::vector<std::string> attack_texts, metric_settings;
   int64_t limit = 0, batch_size = 256;
   double epsilon = 0.3;
@@ -166,7 +169,11 @@ int eval_command(const Arguments& arguments) {
       "metric-arg", po::value(&metric_settings)->composing(),
       "metric setting key=value (repeatable, with --metric): divergence, normalization, tau, "
       "steps, step_size, restarts, random_start, start_scale, epsilon, norm, seed")(
-      "output", po::value(&output), "CSV file with one row per sample")(
+      "certify", po::value(&certify_method),
+      "ibp | crown: certified robust accuracy and a certified upper bound on psi over the "
+      "metric's ball (its epsilon, norm and normalization; with --metric, the bracket "
+      "[psi found, psi certified] per sample)")("output", po::value(&output),
+                                                "CSV file with one row per sample")(
       "force", po::bool_switch(&force), "overwrite an existing --output")(
       "list-attacks", po::bool_switch(&list_attacks), "print the attacks, their keys and defaults");
   add_runtime_options(options, runtime);
@@ -217,11 +224,33 @@ int eval_command(const Arguments& arguments) {
     metric.validate();
     check_epsilon(metric.norm, metric.epsilon, info.shape.elements(), "--epsilon");
   }
+  // The certified bound covers the metric's ball, so that [psi found, psi certified] bracket
+  // the same maximum.
+  std::optional<CertifyConfig> certify_config;
+  if (!certify_method.empty()) {
+    CertifyConfig config;
+    try {
+      config.set("method", certify_method);
+      config.epsilon = metric.epsilon;
+      config.norm = metric.norm;
+      config.divergence = metric.divergence;
+      config.normalization = metric.normalization;
+      config.validate();
+    } catch (const Error& error) {
+      throw Error("--certify", error.what());
+    }
+    check_epsilon(config.norm, config.epsilon, info.shape.elements(), "--epsilon");
+    certify_config = config;
+  }
 
   const torch::Device device = apply_runtime_options(runtime);
   Dataset data = load_dataset(dataset_name, data_dir, split);
   if (limit > 0) data = data.slice(0, limit);
   auto model = load_classifier(choice.source, data.info, device);
+  if (certify_config) {
+    std::string why;
+    if (!can_bound(*model, why)) throw Error("--certify", "cannot bound this model: " + why);
+  }
   std::unique_ptr<Classifier> substitute;
   if (!substitute_path.empty())
     substitute = load_classifier(model_source(substitute_path), data.info, device);
@@ -232,6 +261,7 @@ int eval_command(const Arguments& arguments) {
   for (const AttackConfig& attack : attacks)
     total_cost += cost_of(attack_cost(attack)) * (substitute ? 2 : 1) * (ensemble ? 2 : 1);
   if (with_metric) total_cost += 1 + metric.restarts + 3 * metric.restarts * metric.steps;
+  if (certify_config) total_cost += certify_cost(*certify_config, data.info.num_classes);
   EvalProgress progress(total_cost);
 
   std::vector<Column> columns = {{"sample", torch::arange(data.size()) + data.first_sample},
@@ -288,6 +318,7 @@ int eval_command(const Arguments& arguments) {
     columns.push_back({label + ".broken_by", worst.broken_by});
   }
   std::string metric_text;
+  torch::Tensor metric_psi;
   if (with_metric) {
     const MetricEvaluation result = evaluate_metric(*model, data, metric, batch_size, device);
     const MetricSummary summary = summarize_metric(result.value, 1000, 0.95, metric.seed);
@@ -306,15 +337,57 @@ int eval_command(const Arguments& arguments) {
         result.worst_class.ne(result.clean_class).to(torch::kFloat64).mean().item<double>(),
         result.forward_backward_passes / samples, result.forward_passes / samples, result.seconds);
     metric_text = text;
+    metric_psi = result.value;
     columns.push_back({label + ".psi", result.value});
     columns.push_back({label + ".clean_class", result.clean_class});
     columns.push_back({label + ".worst_class", result.worst_class});
     columns.push_back({label + ".best_step", result.best_step});
     progress.done("metric", 1 + metric.restarts + 3 * metric.restarts * metric.steps);
   }
+  std::string certify_text;
+  if (certify_config) {
+    const auto started = std::chrono::steady_clock::now();
+    std::vector<torch::Tensor> psi_upper, certified;
+    const Batches batches(data, batch_size, device);
+    for (int64_t b = 0; b < batches.count(); ++b) {
+      const Batch batch = batches[b];
+      const CertifyResult result = certify(*model, batch.images, batch.labels, *certify_config);
+      psi_upper.push_back(result.psi_upper);
+      certified.push_back(result.certified);
+    }
+    const torch::Tensor upper = torch::cat(psi_upper), is_certified = torch::cat(certified);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const std::string label = "certify(method=" + certify_method + ")";
+    const torch::Tensor finite = upper.isfinite();
+    const double finite_share = finite.to(torch::kFloat64).mean().item<double>();
+    const double upper_mean =
+        finite_share > 0 ? upper.masked_select(finite).to(torch::kFloat64).mean().item<double>()
+                         : std::nan("");
+    char text[512];
+    std::snprintf(text, sizeof(text),
+                  "\n%s\n  certified accuracy %.4f; certified psi upper bound: mean %.5f over "
+                  "the %.4f of samples where it is finite; %.1f s",
+                  label.c_str(), is_certified.to(torch::kFloat64).mean().item<double>(), upper_mean,
+                  finite_share, seconds);
+    certify_text = text;
+    if (with_metric && finite_share > 0) {
+      const torch::Tensor gap = upper.to(torch::kFloat64) - metric_psi.to(torch::kFloat64);
+      std::snprintf(text, sizeof(text),
+                    "\n  bracket [psi found, psi certified]: mean gap %.5f, median gap %.5f "
+                    "(finite brackets only)",
+                    gap.masked_select(finite).mean().item<double>(),
+                    gap.masked_select(finite).median().item<double>());
+      certify_text += text;
+    }
+    columns.push_back({label + ".psi_upper", upper});
+    columns.push_back({label + ".certified", is_certified.to(torch::kInt64)});
+    progress.done("certify", certify_cost(*certify_config, data.info.num_classes));
+  }
   say("");
   for (const std::string& line : table) say(line);
   if (!metric_text.empty()) say(metric_text);
+  if (!certify_text.empty()) say(certify_text);
   if (!output.empty()) {
     write_csv(output, columns);
     say("\nper-sample results: " + output);

@@ -2,6 +2,8 @@
 // codes.
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include <algorithm>
 #include <regex>
 
@@ -213,13 +215,60 @@ TEST_F(CliWithModel, NonsenseSettingsAreErrorsNotSilence) {
            {"--seed -1 --attack pgd", "--seed: \"-1\" is not a seed"},
            {"--attack apgd-t:target_classes=12", "target_classes: 12 is more than the 9 other"},
            {"--ensemble --attack pgd", "--ensemble: needs at least two --attack"},
-           {"--batch-size 0", "--batch-size: must be in 1..16777216"}}) {
+           {"--batch-size 0", "--batch-size: must be in 1..16777216"},
+           {"--certify lp", "--certify: method: \"lp\" is unknown (known: ibp, crown)"},
+           {"--certify crown --metric --metric-arg divergence=js",
+            "--certify: divergence: no certified bound is implemented for js"}}) {
     const auto result = run_command(eval(bad.arguments));
     EXPECT_EQ(result.exit_code, 1) << bad.arguments << "\n" << result.output;
     EXPECT_NE(result.output.find(bad.message), std::string::npos) << bad.arguments << "\n"
                                                                   << result.output;
     EXPECT_EQ(result.output.find("clean"), std::string::npos) << bad.arguments << ": worked first";
   }
+}
+
+TEST_F(CliWithModel, CertifyBracketsThePsiTheMetricFindsForEverySample) {
+  const std::string csv = dir_->file("bracket.csv");
+  const auto result =
+      run_command(eval("--epsilon 0.02 --metric --metric-arg normalization=none "
+                       "--certify crown --force --output " +
+                       csv));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("certified accuracy"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("bracket [psi found, psi certified]: mean gap"), std::string::npos);
+  std::istringstream lines(testing::read_file(csv));
+  std::string line;
+  std::getline(lines, line);
+  std::vector<std::string> header;
+  {
+    std::istringstream fields(line);
+    for (std::string field; std::getline(fields, field, ',');) header.push_back(field);
+  }
+  auto column = [&](const std::string& suffix) {
+    for (size_t c = 0; c < header.size(); ++c)
+      if (header[c].size() >= suffix.size() &&
+          header[c].compare(header[c].size() - suffix.size(), suffix.size(), suffix) == 0)
+        return c;
+    ADD_FAILURE() << "no column ending in " << suffix << " in " << line;
+    return size_t{0};
+  };
+  const size_t psi = column(".psi"), upper = column("certify(method=crown).psi_upper");
+  const size_t certified = column("certify(method=crown).certified");
+  const size_t worst = column(".worst_class"), clean = column(".clean_class");
+  int rows = 0;
+  while (std::getline(lines, line)) {
+    std::vector<std::string> values;
+    std::istringstream fields(line);
+    for (std::string field; std::getline(fields, field, ',');) values.push_back(field);
+    ASSERT_EQ(values.size(), header.size()) << line;
+    EXPECT_LE(std::stod(values[psi]), std::stod(values[upper]) * (1 + 1e-6)) << line;
+    // A certified sample cannot have been flipped by the ascent.
+    if (values[certified] == "1") {
+      EXPECT_EQ(values[worst], values[clean]) << line;
+    }
+    ++rows;
+  }
+  EXPECT_EQ(rows, 20);
 }
 
 TEST_F(CliWithModel, ThreadsBeyondTheCoresAreCappedWithAWarning) {

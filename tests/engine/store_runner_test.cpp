@@ -81,6 +81,53 @@ TEST_F(StoreAndRunner, AMetricTaskRecordsItsSamplesSettingsAndHeadline) {
   EXPECT_EQ(record.integer(schema::kForwardBackwardPasses), 10 * 3);
 }
 
+TEST_F(StoreAndRunner, ACertifyTaskRecordsTheBoundsTheCoreComputes) {
+  ExperimentSpec certified = parse_spec(
+      "name: unit\nseed: 3\noutput: " + dir.file("c.h5") + "\ndata: {dir: " + testing::data_dir() +
+          "}\nsamples: {count: 20, shard_size: 10, batch_size: 5}\nmodels:\n"
+          "  - {name: a, checkpoint: " +
+          dir.file("a.pt") +
+          "}\nprocedures:\n  certify: {method: [ibp, crown], epsilon: 0.02, normalization: none}\n",
+      dir.file("certify.yaml"));
+  resolve_models(certified, false);
+  const std::vector<Task> tasks = plan_tasks(certified);
+  ASSERT_EQ(tasks.size(), 4u);  // two methods × two shards
+  TaskRunner runner(certified, torch::kCPU);
+  auto model = load_classifier(certified.models[0].source, dataset_info("mnist"), torch::kCPU);
+  const Dataset data = load_dataset("mnist", testing::data_dir(), "test").slice(10, 10);
+  std::map<std::string, double> certified_accuracy;
+  for (const Task& task : tasks) {
+    if (task.shard != 1) continue;
+    const Record record = runner.run(task);
+    ASSERT_EQ(record.text(schema::kStatus), "completed") << record.text(schema::kMessage);
+    const auto& procedure =
+        std::get<CertifyProcedure>(certified.procedures[task.procedure].settings);
+    // The task bounds its batches of 5 (bitwise equal only to the same batching).
+    CertifyResult expected;
+    std::vector<torch::Tensor> psi, is_certified, margin;
+    for (int64_t start = 0; start < 10; start += 5) {
+      const CertifyResult part = certify(*model, data.images.slice(0, start, start + 5),
+                                         data.labels.slice(0, start, start + 5), procedure.config);
+      psi.push_back(part.psi_upper);
+      is_certified.push_back(part.certified);
+      margin.push_back(part.margin_lower);
+    }
+    expected.psi_upper = torch::cat(psi);
+    expected.certified = torch::cat(is_certified);
+    expected.margin_lower = torch::cat(margin);
+    EXPECT_TENSORS_EQUAL(record.dataset(schema::kPsiUpper), expected.psi_upper);
+    EXPECT_TENSORS_EQUAL(record.dataset(schema::kCertified), expected.certified);
+    EXPECT_TENSORS_EQUAL(record.dataset(schema::kMarginLower), expected.margin_lower);
+    const std::string method = record.text(std::string(schema::kSettingPrefix) + "method");
+    certified_accuracy[method] =
+        record.number(std::string(schema::kHeadlinePrefix) + schema::kCertifiedAccuracy);
+    EXPECT_DOUBLE_EQ(certified_accuracy[method],
+                     expected.certified.to(torch::kFloat64).mean().item<double>());
+  }
+  ASSERT_EQ(certified_accuracy.size(), 2u);
+  EXPECT_GE(certified_accuracy["crown"], certified_accuracy["ibp"]);  // CROWN-IBP is never looser
+}
+
 TEST_F(StoreAndRunner, AFailingTaskIsARecordWithItsMessageNotAnException) {
   TaskRunner runner(spec, torch::kCPU);
   const Record record = runner.run(task_of("nan", "metric", 0));

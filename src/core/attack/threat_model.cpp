@@ -89,12 +89,13 @@ torch::Tensor random_start(const ThreatModel& threat, RandomStart kind, double g
   if (kind == RandomStart::kNone) return clean.clone();
   const auto sample_shape = clean.sizes().slice(1);
   const int64_t dims = clean[0].numel();
-  const auto ids = sample_ids.to(torch::kCPU).contiguous();
+  // Ids and the per-sample draws stay on the host: read by pointer, not by item() (an operator).
+  const torch::Tensor ids_tensor = sample_ids.to(torch::kCPU, torch::kInt64).contiguous();
+  const int64_t* ids = ids_tensor.data_ptr<int64_t>();
   std::vector<torch::Tensor> deltas;
   deltas.reserve(clean.size(0));
   for (int64_t i = 0; i < clean.size(0); ++i) {
-    auto generator =
-        at::detail::createCPUGenerator(sample_seed(seed, ids[i].item<int64_t>(), restart));
+    auto generator = at::detail::createCPUGenerator(sample_seed(seed, ids[i], restart));
     torch::Tensor delta;
     switch (kind) {
       case RandomStart::kGaussian:
@@ -105,9 +106,10 @@ torch::Tensor random_start(const ThreatModel& threat, RandomStart kind, double g
           delta = threat.epsilon * (2 * torch::rand(sample_shape, generator) - 1);
         } else {
           const torch::Tensor direction = torch::randn(sample_shape, generator);
-          const double radius =
-              threat.epsilon * std::pow(torch::rand({1}, generator).item<double>(), 1.0 / dims);
-          delta = direction * (radius / (direction.norm().item<double>() + kTiny));
+          const torch::Tensor draw = torch::rand({1}, generator);
+          const double radius = threat.epsilon * std::pow(*draw.data_ptr<float>(), 1.0 / dims);
+          const torch::Tensor norm = direction.norm();
+          delta = direction * (radius / (*norm.data_ptr<float>() + kTiny));
         }
         break;
       case RandomStart::kBoundary:

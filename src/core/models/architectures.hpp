@@ -49,6 +49,11 @@ class ImageClassifierImpl : public torch::nn::Module {
   explicit ImageClassifierImpl(const ArchitectureConfig& config);
   torch::Tensor forward(torch::Tensor images);
   const ArchitectureConfig& config() const { return config_; }
+  // The pieces, for analyses that walk the network (bound propagation): the input normalisation
+  // (x − mean)/stddev, per channel [1, C, 1, 1], and the body after it.
+  const torch::Tensor& mean() const { return mean_; }
+  const torch::Tensor& stddev() const { return stddev_; }
+  const torch::nn::Sequential& body() const { return body_; }
 
  private:
   ArchitectureConfig config_;

@@ -4,11 +4,15 @@
 //
 // c10::Allocator: 1.13 declares `DataPtr allocate(size_t) const`; later 2.x releases declare it
 // without const and add a pure virtual `copy_data(void*, const void*, size_t) const`.
+// Conv2dOptions::padding(): a c10::variant in 1.13, a std::variant in 2.x (visited through ADL).
 #pragma once
 
 #include <c10/core/Allocator.h>
+#include <torch/nn/options/conv.h>
 
+#include <array>
 #include <cstring>
+#include <optional>
 #include <type_traits>
 
 namespace robustscope::compat {
@@ -47,5 +51,18 @@ class Allocator<Base, false> : public WithCopyData<Base> {
   c10::DataPtr allocate(size_t bytes) override { return allocate_block(bytes); }
   virtual c10::DataPtr allocate_block(size_t bytes) const = 0;
 };
+
+// A Conv2d's explicit padding, or nothing for "valid"/"same".
+template <typename Options>
+std::optional<std::array<int64_t, 2>> conv_padding(const Options& options) {
+  std::optional<std::array<int64_t, 2>> padding;
+  visit(
+      [&padding](const auto& value) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(value)>, torch::ExpandingArray<2>>)
+          padding = std::array<int64_t, 2>{value->at(0), value->at(1)};
+      },
+      options.padding());
+  return padding;
+}
 
 }  // namespace robustscope::compat

@@ -86,6 +86,8 @@ Headline procedure_headline(const std::string& kind, const Record& record) {
 
 std::vector<std::string> headline_names(const std::string& kind) {
   if (kind == MetricProcedure::kKind) return {schema::kPsiMean, schema::kCleanAccuracy};
+  if (kind == CertifyProcedure::kKind)
+    return {schema::kPsiUpperMean, schema::kCertifiedAccuracy, schema::kCleanAccuracy};
   if (kind == LandscapeProcedure::kKind) return {schema::kBoundaryDistance};
   if (kind == NoopProcedure::kKind) return {};
   return {schema::kRobustAccuracy, schema::kCleanAccuracy};

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/attack/attack.hpp"
+#include "core/certify/certify.hpp"
 #include "core/data/dataset.hpp"
 #include "core/landscape/landscape.hpp"
 #include "core/metric/robustness_metric.hpp"
@@ -83,6 +84,18 @@ struct TransferProcedure {
   static Headline headline(const Record& record);
 };
 
+// A certified upper bound on ψ and certified robust accuracy (core/certify): the bracket's other
+// side.
+struct CertifyProcedure {
+  static constexpr const char* kKind = "certify";
+  CertifyConfig config;
+
+  SettingEntries entries() const;
+  PassCount cost() const;  // forward-pass equivalents of bound propagation
+  void run(TaskContext& context, Record& record) const;
+  static Headline headline(const Record& record);
+};
+
 struct LandscapeProcedure {
   static constexpr const char* kKind = "landscape";
   LandscapeConfig config;
@@ -104,8 +117,9 @@ struct NoopProcedure {
   static Headline headline(const Record&) { return {}; }
 };
 
-using ProcedureSettings = std::variant<MetricProcedure, AttackProcedure, EnsembleProcedure,
-                                       TransferProcedure, LandscapeProcedure, NoopProcedure>;
+using ProcedureSettings =
+    std::variant<MetricProcedure, AttackProcedure, EnsembleProcedure, TransferProcedure,
+                 CertifyProcedure, LandscapeProcedure, NoopProcedure>;
 
 struct Procedure {
   ProcedureSettings settings;

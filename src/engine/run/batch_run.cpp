@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/certify/bounds.hpp"
 #include "core/error.hpp"
 #include "core/models/checkpoint.hpp"
 #include "core/runtime/device.hpp"
@@ -89,7 +90,7 @@ void apply_resolution_text(ExperimentSpec& spec, const std::string& text) {
 // the samples; each model (and substitute) loads, fits its data set and gives [N, K] logits.
 void check_inputs(const ExperimentSpec& spec, const std::vector<Task>& plan,
                   const std::vector<size_t>& pending, torch::Device device) {
-  std::set<size_t> models;
+  std::set<size_t> models, bounded;
   std::set<std::string> datasets;
   int64_t last_sample = 0;
   for (size_t index : pending) {
@@ -97,6 +98,7 @@ void check_inputs(const ExperimentSpec& spec, const std::vector<Task>& plan,
     const Procedure& procedure = spec.procedures[task.procedure];
     if (!procedure.needs_model()) continue;
     models.insert(task.model);
+    if (std::holds_alternative<CertifyProcedure>(procedure.settings)) bounded.insert(task.model);
     if (const auto* transfer = std::get_if<TransferProcedure>(&procedure.settings)) {
       for (size_t m = 0; m < spec.models.size(); ++m)
         if (spec.models[m].name == transfer->substitute) models.insert(m);
@@ -116,11 +118,15 @@ void check_inputs(const ExperimentSpec& spec, const std::vector<Task>& plan,
   }
   for (size_t m : models) {
     const ModelSpec& model = spec.models[m];
+    std::unique_ptr<Classifier> loaded;
     try {
-      load_spec_model(model, device);
+      loaded = load_spec_model(model, device);
     } catch (const Error& error) {
       throw Error(model.location, "model " + model.name + ": " + error.what());
     }
+    std::string why;
+    if (bounded.count(m) && !can_bound(*loaded, why))
+      throw Error(model.location, "model " + model.name + " cannot be certified: " + why);
   }
 }
 

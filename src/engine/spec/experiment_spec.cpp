@@ -206,10 +206,14 @@ class ProcedureParser {
   ProcedureParser(const SpecReader& reader, ExperimentSpec& spec) : reader_(reader), spec_(spec) {}
 
   void parse(const YAML::Node& node) {
-    reader_.check_keys(node, "procedures",
-                       {"metric", "attacks", "ensembles", "transfers", "landscape", "noop"});
+    reader_.check_keys(
+        node, "procedures",
+        {"metric", "certify", "attacks", "ensembles", "transfers", "landscape", "noop"});
     if (node["metric"]) {
       for (const YAML::Node& entry : as_list(node["metric"])) metric(entry);
+    }
+    if (node["certify"]) {
+      for (const YAML::Node& entry : as_list(node["certify"])) certify(entry);
     }
     if (node["attacks"]) {
       if (!node["attacks"].IsSequence())
@@ -274,6 +278,19 @@ class ProcedureParser {
         });
       check_setting(reader_, entry, point, [&] { procedure.config.validate(); });
       add(Procedure{procedure, seed_of(point), reader_.where(entry)}, point);
+    }
+  }
+
+  void certify(const YAML::Node& entry) {
+    if (!entry.IsMap()) reader_.fail(entry, "certify must be a map of settings or a list of maps");
+    for (const GridPoint& point : expand(axes_of(entry, {}))) {
+      CertifyProcedure procedure;
+      for (const GridValue& item : point)
+        apply(reader_, item, [&](const std::string& key, const std::string& text) {
+          procedure.config.set(key, text);
+        });
+      check_setting(reader_, entry, point, [&] { procedure.config.validate(); });
+      add(Procedure{procedure, std::nullopt, reader_.where(entry)}, point);
     }
   }
 

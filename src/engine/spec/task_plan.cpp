@@ -84,6 +84,11 @@ void check_procedures_against_data(const ExperimentSpec& spec) {
               for (const AttackConfig& member : settings.members) check_attack(member, "");
             } else if constexpr (std::is_same_v<Type, TransferProcedure>) {
               check_attack(settings.crafting, "");
+            } else if constexpr (std::is_same_v<Type, CertifyProcedure>) {
+              AttackConfig ball = make_attack_config("pgd");
+              ball.norm = settings.config.norm;
+              ball.epsilon = settings.config.epsilon;
+              check_attack(ball, "");
             } else if constexpr (std::is_same_v<Type, MetricProcedure>) {
               AttackConfig ball = make_attack_config("pgd");
               ball.norm = settings.config.norm;

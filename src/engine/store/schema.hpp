@@ -72,10 +72,15 @@
   X(kPerturbationNorm, "perturbation_norm")                 \
   X(kMargin, "margin")                                      \
   X(kBrokenBy, "broken_by")                                 \
+  X(kPsiUpper, "psi_upper")                                 \
+  X(kCertified, "certified")                                \
+  X(kMarginLower, "margin_lower")                           \
   X(kCleanAccuracy, "clean_accuracy")                       \
   X(kRobustAccuracy, "robust_accuracy")                     \
   X(kPsiMean, "psi_mean")                                   \
   X(kBoundaryDistance, "boundary_distance")                 \
+  X(kPsiUpperMean, "psi_upper_mean")                        \
+  X(kCertifiedAccuracy, "certified_accuracy")               \
   X(kRunId, "run_id")                                       \
   X(kStarted, "started")                                    \
   X(kEnded, "ended")                                        \

@@ -39,10 +39,11 @@ Crafted craft(Classifier& model, const torch::Tensor& images, const torch::Tenso
   // iteration's square position (2) and per-channel signs.
   const int64_t draws_per_row = std::max<int64_t>(2 + channels, channels * width);
   std::vector<torch::Tensor> tables;
-  const auto ids = sample_ids.to(torch::kCPU).contiguous();
+  const torch::Tensor ids_tensor = sample_ids.to(torch::kCPU, torch::kInt64).contiguous();
+  const int64_t* ids = ids_tensor.data_ptr<int64_t>();
   for (int64_t s = 0; s < n; ++s) {
-    auto generator = at::detail::createCPUGenerator(
-        sample_seed(config.seed, ids[s].item<int64_t>(), kSquareStream));
+    auto generator =
+        at::detail::createCPUGenerator(sample_seed(config.seed, ids[s], kSquareStream));
     tables.push_back(torch::rand({config.queries + 1, draws_per_row}, generator));
   }
   const torch::Tensor uniforms =
