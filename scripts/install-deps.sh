@@ -11,6 +11,8 @@ PACKAGES=(
   # alternatives for libblas.so.3 and makes dense layers about 7x faster.
   libopenblas0-pthread
   python3 python3-numpy python3-h5py python3-matplotlib python3-torch
+  # Fashion-MNIST, the full 60,000/10,000 (scripts/fetch-fmnist.sh unpacks it into data/fmnist/).
+  dataset-fashion-mnist
   # The SLURM test starts a real SLURM on this machine.
   slurm-wlm munge
 )

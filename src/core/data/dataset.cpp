@@ -24,10 +24,12 @@ std::string default_data_dir() {
 
 DatasetInfo dataset_info(const std::string& name) {
   if (name == "mnist") return {"mnist", {1, 28, 28}, 10, {0.1307}, {0.3081}};
+  // Fashion-MNIST's training-set pixel mean and standard deviation.
+  if (name == "fmnist") return {"fmnist", {1, 28, 28}, 10, {0.2860}, {0.3530}};
   if (name == "cifar10") {
     return {"cifar10", {3, 32, 32}, 10, {0.4914, 0.4822, 0.4465}, {0.2470, 0.2435, 0.2616}};
   }
-  throw Error("dataset", "\"" + name + "\" is unknown (known: mnist, cifar10)");
+  throw Error("dataset", "\"" + name + "\" is unknown (known: mnist, fmnist, cifar10)");
 }
 
 Dataset Dataset::slice(int64_t start, int64_t count) const {
@@ -69,16 +71,14 @@ void check_split(const std::string& split) {
   }
 }
 
-Dataset load_mnist(const DatasetInfo& info, const fs::path& dir, const std::string& split) {
+// MNIST and Fashion-MNIST: the same four IDX files, uncompressed.
+Dataset load_idx_dataset(const DatasetInfo& info, const fs::path& dir, const std::string& split,
+                         const std::string& missing_hint) {
   const std::string prefix = split == "train" ? "train" : "t10k";
   const fs::path images_path = dir / (prefix + "-images-idx3-ubyte");
   const fs::path labels_path = dir / (prefix + "-labels-idx1-ubyte");
   for (const auto& path : {images_path, labels_path}) {
-    if (!fs::exists(path)) {
-      throw Error(path.string(),
-                  "missing MNIST file (run scripts/fetch-mnist.sh, or put the "
-                  "official IDX files there, uncompressed)");
-    }
+    if (!fs::exists(path)) throw Error(path.string(), missing_hint);
   }
   torch::Tensor images = read_idx_images(images_path.string());
   torch::Tensor labels = read_idx_labels(labels_path.string());
@@ -119,7 +119,16 @@ Dataset load_dataset(const std::string& name, const std::string& data_dir,
   const DatasetInfo info = dataset_info(name);
   check_split(split);
   const fs::path dir = fs::path(data_dir) / name;
-  if (name == "mnist") return load_mnist(info, dir, split);
+  if (name == "mnist") {
+    return load_idx_dataset(info, dir, split,
+                            "missing MNIST file (run scripts/fetch-mnist.sh, or put the official "
+                            "IDX files there, uncompressed)");
+  }
+  if (name == "fmnist") {
+    return load_idx_dataset(info, dir, split,
+                            "missing Fashion-MNIST file (run scripts/fetch-fmnist.sh: it unpacks "
+                            "the Debian package dataset-fashion-mnist)");
+  }
   return load_cifar10(info, dir, split);
 }
 

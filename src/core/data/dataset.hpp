@@ -35,7 +35,7 @@ struct DatasetInfo {
 // The data folder when neither a spec nor a flag names one: $ROBUSTSCOPE_DATA_DIR, else "data".
 std::string default_data_dir();
 
-// Known data sets: mnist, cifar10. Throws Error listing the known names otherwise.
+// Known data sets: mnist, fmnist, cifar10. Throws Error listing the known names otherwise.
 DatasetInfo dataset_info(const std::string& name);
 
 struct Dataset {

@@ -63,11 +63,29 @@ TEST(Dataset, WrongImageSizeAndLabelRangeAreRejected) {
 
 TEST(Dataset, UnknownNamesAndMissingFilesAreNamed) {
   EXPECT_ERROR_CONTAINING(load_dataset("imagenet", "/tmp", "test"),
-                          "\"imagenet\" is unknown (known: mnist, cifar10)");
+                          "\"imagenet\" is unknown (known: mnist, fmnist, cifar10)");
   EXPECT_ERROR_CONTAINING(load_dataset("mnist", "/tmp", "validation"), "\"validation\" is unknown");
   TempDir dir;
   EXPECT_ERROR_CONTAINING(load_dataset("mnist", dir.path().string(), "train"),
                           "train-images-idx3-ubyte: missing MNIST file");
+  EXPECT_ERROR_CONTAINING(load_dataset("fmnist", dir.path().string(), "test"),
+                          "t10k-images-idx3-ubyte: missing Fashion-MNIST file (run "
+                          "scripts/fetch-fmnist.sh");
+}
+
+TEST(Dataset, FashionMnistIsTheFullSetWithTheStatisticsItIsNormalisedBy) {
+  // scripts/fetch-fmnist.sh (run by scripts/test.sh) unpacks the Debian package into the data dir.
+  const Dataset train = load_dataset("fmnist", testing::data_dir(), "train");
+  const Dataset test = load_dataset("fmnist", testing::data_dir(), "test");
+  EXPECT_EQ(train.images.sizes(), torch::IntArrayRef({60000, 1, 28, 28}));
+  EXPECT_EQ(test.images.sizes(), torch::IntArrayRef({10000, 1, 28, 28}));
+  // Balanced classes: 6,000 and 1,000 of each.
+  EXPECT_TENSORS_EQUAL(torch::bincount(train.labels), torch::full({10}, 6000, torch::kInt64));
+  EXPECT_TENSORS_EQUAL(torch::bincount(test.labels), torch::full({10}, 1000, torch::kInt64));
+  // The normalisation constants are the training set's own mean and standard deviation.
+  const DatasetInfo info = dataset_info("fmnist");
+  EXPECT_NEAR(train.images.mean().item<double>(), info.mean[0], 5e-4);
+  EXPECT_NEAR(train.images.std().item<double>(), info.stddev[0], 5e-4);
 }
 
 TEST(Batches, CoverEverySampleOnceInOrder) {
