@@ -134,6 +134,9 @@ class Results:
                     self.settings[key] = Setting(key[0], task.attrs[schema.KIND], key[1], task.settings)
                 self.settings[key].add(task)
             self.runs = [attributes(handle[schema.RUNS_GROUP][name]) for name in handle.get(schema.RUNS_GROUP, {})]
+            # The gradient-masking alarms merge stored (docs/alarms.md), in their stored order.
+            alarms = handle.get(schema.ALARMS_GROUP, {})
+            self.alarms = [attributes(alarms[name]) for name in sorted(alarms, key=int)]
         # Models in the spec's order (the models group is written in that order; HDF5 lists by name).
         spec_text = self.root.get(schema.SPEC_TEXT, "")
         self.model_order = sorted(self.models, key=lambda m: (spec_text.find(f"name: {m}") % (len(spec_text) + 1), m))
@@ -148,6 +151,13 @@ class Results:
 
     def recipe(self, model):
         return self.models[model].get(schema.MODEL_RECIPE, "")
+
+    def description(self, model):
+        """The architecture as the tasks recorded it ("small-cnn(channels=16, hidden=256)")."""
+        for (name, _), setting in self.settings.items():
+            if name == model and setting.tasks:
+                return setting.tasks[0].attrs.get(schema.MODEL_DESCRIPTION, "")
+        return ""
 
 
 def landscape_samples(path, model=None):

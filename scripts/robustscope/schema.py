@@ -93,6 +93,14 @@ NAMES = {
     "kQuantities": "quantities",
     "kLandscapeSettingPrefix": "landscape.",
     "kBoundaryAdversarialPositive": "boundary_adversarial_positive",
+    "kAlarmsGroup": "alarms",
+    "kCheck": "check",
+    "kEvidence": "evidence",
+    "kSetting": "setting",
+    "kReferenceSetting": "reference_setting",
+    "kValue": "value",
+    "kReferenceValue": "reference_value",
+    "kThreshold": "threshold",
 }
 
 RESULTS = NAMES["kResults"]
@@ -184,5 +192,13 @@ LAST_RUN_RANK_LAYOUT = NAMES["kLastRunRankLayout"]
 QUANTITIES = NAMES["kQuantities"]
 LANDSCAPE_SETTING_PREFIX = NAMES["kLandscapeSettingPrefix"]
 BOUNDARY_ADVERSARIAL_POSITIVE = NAMES["kBoundaryAdversarialPositive"]
+ALARMS_GROUP = NAMES["kAlarmsGroup"]
+CHECK = NAMES["kCheck"]
+EVIDENCE = NAMES["kEvidence"]
+SETTING = NAMES["kSetting"]
+REFERENCE_SETTING = NAMES["kReferenceSetting"]
+VALUE = NAMES["kValue"]
+REFERENCE_VALUE = NAMES["kReferenceValue"]
+THRESHOLD = NAMES["kThreshold"]
 
 COMPLETED, FAILED = "completed", "failed"  # TaskStatus

@@ -5,6 +5,7 @@
 
 #include "cli/command_options.hpp"
 #include "core/error.hpp"
+#include "engine/store/masking_alarms.hpp"
 #include "engine/store/result_store.hpp"
 #include "engine/store/result_summary.hpp"
 #include "engine/store/schema.hpp"
@@ -104,6 +105,13 @@ int inspect_command(const Arguments& arguments) {
                 setting.kind.c_str(), setting.completed, setting.tasks, setting.samples,
                 headline.empty() ? "-" : headline.c_str(), setting.procedure_key.c_str());
   }
+
+  const std::vector<MaskingAlarm> alarms = masking_alarms(spec, results);
+  std::printf("\ngradient-masking alarms (docs/alarms.md): %s\n",
+              alarms.empty() ? "none" : std::to_string(alarms.size()).c_str());
+  for (const MaskingAlarm& alarm : alarms)
+    std::printf("  %-14s %-28s %s\n", alarm.model.c_str(), alarm.check.c_str(),
+                alarm.evidence.c_str());
   return 0;
 }
 

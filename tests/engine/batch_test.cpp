@@ -69,6 +69,16 @@ testing::CommandResult run(int ranks, const std::string& spec, const std::string
   return testing::run_command(launcher(ranks) + ROBUSTSCOPE_BINARY + " run " + spec + " " + extra);
 }
 
+// scripts/report.py on dir/r.h5 with `replicates` bootstrap replicates: report.md's text ("" when
+// it failed, with the output as a test failure).
+std::string write_report(const TempDir& dir, int replicates) {
+  const auto result =
+      testing::run_command(testing::python() + " " ROBUSTSCOPE_SOURCE_DIR "/scripts/report.py " +
+                           dir.file("r.h5") + " --replicates " + std::to_string(replicates));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  return result.exit_code == 0 ? testing::read_file(dir.file("report/report.md")) : "";
+}
+
 class Batch : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -247,21 +257,37 @@ TEST_F(Batch, TheReportAnswersFromTheResultsFile) {
   text += "  certify: {method: [ibp, crown], epsilon: 0.1, normalization: none}\n";
   const std::string spec = write_spec(dir, text, "spec.yaml");
   ASSERT_EQ(run(2, spec, "--quiet").exit_code, 0);
-  const auto result = testing::run_command(
-      testing::python() + " " ROBUSTSCOPE_SOURCE_DIR "/scripts/report.py " + dir.file("r.h5"));
-  ASSERT_EQ(result.exit_code, 0) << result.output;
-  const std::string report = testing::read_file(dir.file("report/report.md"));
+  const std::string report = write_report(dir, 100);
+  ASSERT_FALSE(report.empty());
   for (const char* fragment :
-       {"## 1. Which estimate ranks", "Mean Kendall τ among the **normalised-metric settings**",
-        "## 2. Is the metric invariant", "m1-x10 (last_layer_scale=10) vs m1",
-        "m1-relu (relu_rescale=3) vs m1", "## 3. How much cheaper", "ψ standardize ε=0.1 K=5",
-        "PGD-5 ε=0.1", "worst of fgsm+apgd-ce ε=0.1", "figures/rank_agreement.png",
-        "figures/landscapes_0.png", "## Brackets", "certified (crown) none ε=0.1"}) {
+       {"## 1. Which estimate ranks",
+        "Mean Kendall τ among the **normalised-metric settings**",
+        "## 2. Is the metric invariant",
+        "m1-x10 (last_layer_scale=10) vs m1",
+        "m1-relu (relu_rescale=3) vs m1",
+        "## 3. How cheaply can a setting rank the models as the strongest attack does?",
+        "ψ standardize ε=0.1 K=5",
+        "PGD-5 ε=0.1",
+        "worst of fgsm+apgd-ce ε=0.1",
+        "figures/rank_agreement.png",
+        "figures/landscapes_0.png",
+        "## Brackets",
+        "certified (crown) none ε=0.1",
+        "## Verdicts",
+        "- 1. Consistency (mean Kendall τ within the metric's settings",
+        "- 2. Invariance to reparameterisation: m1-x10 (last_layer_scale=10): the normalised ψ's "
+        "invariance **",
+        "- 3. Cost (reference worst of fgsm+apgd-ce ε=0.1)",
+        "- 4. Brackets: in 8 of 8 (model, ball)",
+        "## Gradient-masking alarms",
+        "Difference (metric − attack) of the mean τ:",
+        "percentile-bootstrap intervals over the test images (100 replicates, seed 2019)"}) {
     EXPECT_NE(report.find(fragment), std::string::npos) << fragment;
   }
   for (const char* file :
        {"report.html", "figures/rank_agreement.png", "figures/metric_vs_accuracy.png",
-        "tables/kendall_tau.csv", "tables/invariance.csv", "tables/cost.csv"}) {
+        "figures/cost_vs_agreement.png", "tables/kendall_tau.csv", "tables/spearman_rho.csv",
+        "tables/invariance.csv", "tables/cost.csv"}) {
     EXPECT_TRUE(fs::exists(dir.file(std::string("report/") + file))) << file;
   }
   // Every bracket holds: certified accuracy <= the lowest robust accuracy of an attack at that ε,
@@ -322,6 +348,39 @@ TEST_F(Batch, TheReportAnswersFromTheResultsFile) {
   const auto agreed = testing::run_command(compare + " < " + dir.file("inspect.csv"));
   EXPECT_EQ(agreed.exit_code, 0) << agreed.output;
   EXPECT_NE(agreed.output.find("agree"), std::string::npos) << agreed.output;
+}
+
+// The study spec's every procedure, on a reduced copy: its models replaced by small MLPs under the
+// names the transfers craft on (and a masked twin), 20 digits; run on two ranks, then the report.
+TEST_F(Batch, AReducedCopyOfTheStudySpecRunsAndItsReportAnswersEveryQuestion) {
+  const std::string study =
+      testing::read_file(ROBUSTSCOPE_SOURCE_DIR "/experiments/paper-fmnist.yaml");
+  const size_t procedures = study.find("\nprocedures:\n");
+  ASSERT_NE(procedures, std::string::npos);
+  save_model(dir.file("m3.pt"), 3);
+  std::string text =
+      "name: reduced-study\nseed: 2019\nthreads: 1\noutput: " + dir.file("r.h5") +
+      "\ndata: {dir: " + testing::data_dir() +
+      "}\nsamples: {count: 20, shard_size: 20, batch_size: 20}\nmodels:\n"
+      "  - {name: cnn-natural, checkpoint: " +
+      dir.file("m1.pt") + "}\n  - {name: cnn-pgd-at, checkpoint: " + dir.file("m2.pt") +
+      "}\n  - {name: mlp-natural, checkpoint: " + dir.file("m3.pt") +
+      "}\n  - {name: cnn-natural-x10, checkpoint: " + dir.file("m1.pt") +
+      ", reparameterize: {last_layer_scale: 10}}\n"
+      "  - {name: cnn-natural-masked, checkpoint: " +
+      dir.file("m1.pt") + ", reparameterize: {last_layer_scale: 10000}}" + study.substr(procedures);
+  const std::string spec = write_spec(dir, text, "reduced.yaml");
+  const auto ran = run(2, spec, "--quiet");
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  const std::string report = write_report(dir, 50);
+  ASSERT_FALSE(report.empty());
+  for (const char* fragment :
+       {"## Verdicts", "- 1. Consistency", "- 2. Invariance to reparameterisation: cnn-natural-x10",
+        "- 3. Cost (reference worst of apgd-ce+apgd-t+fgsm+square ε=0.1)", "- 4. Brackets: in ",
+        "- 5. Gradient masking: flagged **cnn-natural-masked**", "transfer from cnn-pgd-at",
+        "BIM-10 ε=0.05", "CW-L2 ε=1", "PGD-20 ε=1", "## Gradient-masking alarms"}) {
+    EXPECT_NE(report.find(fragment), std::string::npos) << fragment;
+  }
 }
 
 TEST_F(Batch, PlanPrintsTasksAndCostsWithoutRunning) {

@@ -244,6 +244,12 @@ INSTANTIATE_TEST_SUITE_P(
                 "no member of the ensemble (fgsm, pgd) uses \"target_classes\""},
         BadSpec{"unknown ensemble member", "members: [fgsm, pgd]", "members: [fgsm, pgdd]",
                 "bad.yaml:18:24", "unknown attack \"pgdd\""},
+        BadSpec{"unknown ensemble preset", "members: [fgsm, pgd], epsilon: 0.2, steps: 3",
+                "preset: strong, epsilon: 0.2", "bad.yaml:18:16",
+                "preset: \"strong\" is unknown (known: standard)"},
+        BadSpec{"ensemble members and a preset", "members: [fgsm, pgd]",
+                "preset: standard, members: [fgsm, pgd]", "bad.yaml:18:16",
+                "an ensemble has either members or a preset, not both"},
         BadSpec{"unknown metric key", "steps: [10, 20]", "stepz: [10, 20]", "bad.yaml:11:5",
                 "metric setting \"stepz\" is unknown (known: divergence"},
         BadSpec{"unknown metric value", "steps: [10, 20]", "divergence: hellinger",
@@ -288,6 +294,35 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
+TEST(Spec, TheStandardEnsemblePresetIsAutoAttacksStandardVersion) {
+  std::string text = kValidSpec;
+  const std::string members = "members: [fgsm, pgd], epsilon: 0.2, steps: 3";
+  text.replace(text.find(members), members.size(), "preset: standard, epsilon: [0.1, 0.2]");
+  const ExperimentSpec spec = parse_spec(text, "preset.yaml");
+  std::vector<const EnsembleProcedure*> ensembles;
+  for (const Procedure& procedure : spec.procedures)
+    if (const auto* ensemble = std::get_if<EnsembleProcedure>(&procedure.settings))
+      ensembles.push_back(ensemble);
+  ASSERT_EQ(ensembles.size(), 2u);  // one per ε
+  for (const EnsembleProcedure* ensemble : ensembles) {
+    ASSERT_EQ(ensemble->members.size(), 4u);
+    const auto& m = ensemble->members;
+    EXPECT_EQ(m[0].name, "apgd-ce");
+    EXPECT_EQ(m[1].name, "apgd-t");
+    EXPECT_EQ(m[2].name, "fab-t");
+    EXPECT_EQ(m[3].name, "square");
+    EXPECT_EQ(m[0].steps, 100);
+    EXPECT_EQ(m[1].steps, 100);
+    EXPECT_EQ(m[2].steps, 100);
+    EXPECT_EQ(m[1].target_classes, 9);
+    EXPECT_EQ(m[2].target_classes, 9);
+    EXPECT_EQ(m[3].queries, 5000);
+    for (const AttackConfig& member : m) EXPECT_EQ(member.epsilon, m[0].epsilon);
+  }
+  EXPECT_EQ(ensembles[0]->members[0].epsilon, 0.1);
+  EXPECT_EQ(ensembles[1]->members[0].epsilon, 0.2);
+}
+
 TEST(Spec, EveryShippedExperimentValidatesAndPlansItsGrid) {
   struct Expected {
     const char* file;
@@ -295,8 +330,9 @@ TEST(Spec, EveryShippedExperimentValidatesAndPlansItsGrid) {
   };
   // The numbers the docs and the README state for each shipped spec.
   for (const Expected& expected :
-       {Expected{"demo.yaml", 7, 22, 889}, Expected{"paper-mnist.yaml", 18, 135, 19188},
-        Expected{"paper-cifar10.yaml", 27, 48, 24894}}) {
+       {Expected{"demo.yaml", 7, 23, 931}, Expected{"paper-mnist.yaml", 18, 148, 21060},
+        Expected{"paper-cifar10.yaml", 27, 61, 31914},
+        Expected{"paper-fmnist.yaml", 17, 38, 2533}}) {
     const std::string path = std::string(ROBUSTSCOPE_SOURCE_DIR) + "/experiments/" + expected.file;
     SCOPED_TRACE(path);
     ExperimentSpec spec = load_spec(path);

@@ -49,5 +49,68 @@ class RankStatistics(unittest.TestCase):
         self.assertEqual(report.ranking_text(["x", "y"], [0.1, 0.2]), "y > x")
 
 
+class ManyRankingsAndTheBootstrap(unittest.TestCase):
+    def test_the_matrix_forms_equal_the_pairwise_functions_with_ties(self):
+        generator = random.Random(6)
+        rows = [[generator.choice([0.0, 0.25, 0.5, 1.0]) for _ in range(6)] for _ in range(9)]
+        rows.append([0.5] * 6)  # every model tied: no ranking, tau and rho undefined
+        tau = report.kendall_tau_b_matrix(rows, rows)
+        rho = report.spearman_rho_matrix(rows, rows)
+        for i, a in enumerate(rows):
+            for j, b in enumerate(rows):
+                expected_tau, expected_rho = report.kendall_tau_b(a, b), report.spearman_rho(a, b)
+                if expected_tau != expected_tau:
+                    self.assertTrue(tau[i][j] != tau[i][j], (i, j))
+                else:
+                    self.assertAlmostEqual(tau[i][j], expected_tau, places=12)
+                if expected_rho != expected_rho:
+                    self.assertTrue(rho[i][j] != rho[i][j], (i, j))
+                else:
+                    self.assertAlmostEqual(rho[i][j], expected_rho, places=12)
+
+    def test_mean_over_pairs_by_hand(self):
+        matrix = [[1, 0.5, 0.2], [0.5, 1, float("nan")], [0.2, float("nan"), 1]]
+        import numpy as np
+        matrix = np.array(matrix)
+        self.assertEqual(report.mean_over_pairs(matrix, [0, 1, 2]), (0.35, 2))  # (0.5 + 0.2) / 2; nan out
+        self.assertEqual(report.mean_over_pairs(matrix, [0], [1, 2]), (0.35, 2))
+        self.assertEqual(report.mean_over_pairs(matrix, [1], [2])[1], 0)
+
+    def test_percentile_interval_interpolates_the_order_statistics(self):
+        # 0, 1, ..., 100: the 2.5% and 97.5% points are 2.5 and 97.5.
+        low, high = report.percentile_interval(list(range(101)))
+        self.assertAlmostEqual(low, 2.5, places=12)
+        self.assertAlmostEqual(high, 97.5, places=12)
+        # Five values: positions 0.1 and 3.9 of the sorted list [1, 2, 4, 8, 16] → 1.1 and 15.2.
+        low, high = report.percentile_interval([16, 1, 8, 2, 4, float("nan")])
+        self.assertAlmostEqual(low, 1.1)
+        self.assertAlmostEqual(high, 15.2)
+
+    def test_the_bootstrap_of_a_mean_of_two_images(self):
+        # Resampling [0, 1] gives means 0, 0.5, 1 with probabilities 1/4, 1/2, 1/4.
+        values, (low, high) = report.bootstrap(lambda idx: [0.0, 1.0][idx[0]] / 2 + [0.0, 1.0][idx[1]] / 2,
+                                               2, replicates=4000, seed=1)
+        self.assertEqual(set(values), {0.0, 0.5, 1.0})
+        self.assertAlmostEqual(float((values == 0.0).mean()), 0.25, delta=0.02)
+        self.assertAlmostEqual(float((values == 0.5).mean()), 0.5, delta=0.02)
+        self.assertEqual((low, high), (0.0, 1.0))
+
+    def test_the_bootstrap_is_seeded_and_degenerate_when_every_image_agrees(self):
+        import numpy as np
+        scores = np.array([[1.0] * 50, [0.5] * 50, [0.0] * 50])  # three models, fifty images
+        tau = lambda idx: report.kendall_tau_b_matrix(scores[:, idx].mean(1)[None], [[3, 2, 1]])[0, 0]
+        values, interval = report.bootstrap(tau, 50, replicates=200, seed=3)
+        self.assertEqual(interval, (1.0, 1.0))
+        again, _ = report.bootstrap(lambda idx: float(idx.sum()), 50, replicates=20, seed=3)
+        same, _ = report.bootstrap(lambda idx: float(idx.sum()), 50, replicates=20, seed=3)
+        other, _ = report.bootstrap(lambda idx: float(idx.sum()), 50, replicates=20, seed=4)
+        self.assertTrue((again == same).all())
+        self.assertFalse((again == other).all())
+
+    def test_interval_text(self):
+        self.assertEqual(report.interval_text(0.5, (0.25, 0.75)), "0.50 [0.25, 0.75]")
+        self.assertEqual(report.interval_text(float("nan"), (0, 1)), "–")
+
+
 if __name__ == "__main__":
     unittest.main()

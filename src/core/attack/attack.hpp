@@ -98,6 +98,12 @@ SettingEntries attack_entries(const AttackConfig& config);
 // "pgd(epsilon=0.3 norm=linf steps=40 …)": a label without commas (CSV columns, tables).
 std::string attack_label(const AttackConfig& config);
 
+// The members of a named ensemble with their budgets: "standard" is AutoAttack's standard version
+// (Croce & Hein 2020): APGD-CE (100 steps), APGD-T (100 steps, 9 targets), FAB-T (100 steps, 9
+// targets) and Square (5,000 queries). Error naming the known presets.
+std::vector<AttackConfig> ensemble_preset(const std::string& name);
+std::vector<std::string> ensemble_presets();
+
 // The docs table of the registry (docs/attacks.md holds it; a test keeps the two equal).
 std::string attack_registry_markdown();
 

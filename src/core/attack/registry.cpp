@@ -17,8 +17,9 @@ namespace robustscope {
   X(apgd_ce)                   \
   X(apgd_dlr)                  \
   X(apgd_t)                    \
-  X(cw_l2)                      \
-  X(square)
+  X(cw_l2)                     \
+  X(square)                    \
+  X(fab_t)
 
 #define ROBUSTSCOPE_DECLARE_ATTACK(name) AttackDefinition name##_attack();
 ROBUSTSCOPE_ATTACKS(ROBUSTSCOPE_DECLARE_ATTACK)
@@ -30,6 +31,20 @@ const std::vector<AttackDefinition>& attack_registry() {
       ROBUSTSCOPE_ATTACKS(ROBUSTSCOPE_LIST_ATTACK)};
 #undef ROBUSTSCOPE_LIST_ATTACK
   return kAttacks;
+}
+
+std::vector<std::string> ensemble_presets() { return {"standard"}; }
+
+std::vector<AttackConfig> ensemble_preset(const std::string& name) {
+  if (name != "standard")
+    throw Error::for_key("preset",
+                         "\"" + name + "\" is unknown (known: " + join(ensemble_presets()) + ")");
+  AttackConfig apgd_ce = make_attack_config("apgd-ce"), apgd_t = make_attack_config("apgd-t"),
+               fab_t = make_attack_config("fab-t"), square = make_attack_config("square");
+  apgd_ce.steps = apgd_t.steps = fab_t.steps = 100;
+  apgd_t.target_classes = fab_t.target_classes = 9;
+  square.queries = 5000;
+  return {apgd_ce, apgd_t, fab_t, square};
 }
 
 double AttackConfig::effective_step_size() const {

@@ -314,14 +314,30 @@ class ProcedureParser {
   }
 
   // Shared settings apply to every member that reads them; a key no member reads is an error.
+  // A preset (ensemble_preset) names its members and their budgets instead.
   void ensemble(const YAML::Node& entry) {
-    if (!entry.IsMap() || !entry["members"] || !entry["members"].IsSequence())
-      reader_.fail(entry, "an ensemble needs members: a list of attack names");
+    const bool preset = entry.IsMap() && entry["preset"];
+    if (preset && entry["members"])
+      reader_.fail(entry["preset"], "an ensemble has either members or a preset, not both");
+    if (!preset && (!entry.IsMap() || !entry["members"] || !entry["members"].IsSequence()))
+      reader_.fail(entry, "an ensemble needs members (a list of attack names) or a preset (" +
+                              join(ensemble_presets()) + ")");
+    std::vector<AttackConfig> members;
+    if (preset) {
+      try {
+        members = ensemble_preset(entry["preset"].Scalar());
+      } catch (const Error& error) {
+        reader_.fail(entry["preset"], error);
+      }
+    } else {
+      for (const YAML::Node& member : entry["members"])
+        members.push_back(make_attack_config(attack_name(reader_, member)));
+    }
     std::vector<std::string> names;
-    for (const YAML::Node& member : entry["members"]) names.push_back(attack_name(reader_, member));
-    for (const GridPoint& point : expand(axes_of(entry, {"members"}))) {
+    for (const AttackConfig& member : members) names.push_back(member.name);
+    for (const GridPoint& point : expand(axes_of(entry, {"members", "preset"}))) {
       EnsembleProcedure procedure;
-      for (const std::string& name : names) procedure.members.push_back(make_attack_config(name));
+      procedure.members = members;
       for (const GridValue& item : point) {
         bool used = false;
         for (AttackConfig& member : procedure.members) {
@@ -341,7 +357,7 @@ class ProcedureParser {
       }
       size_t index = 0;
       for (const AttackConfig& member : procedure.members) {
-        const YAML::Node member_node = entry["members"][index++];
+        const YAML::Node member_node = preset ? entry["preset"] : entry["members"][index++];
         check_setting(reader_, member_node, point, [&] { validate_attack(member); });
       }
       add(Procedure{procedure, seed_of(point), reader_.where(entry)}, point);

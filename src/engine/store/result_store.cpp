@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "core/runtime/files.hpp"
 #include "core/version.hpp"
+#include "engine/store/masking_alarms.hpp"
 #include "engine/store/schema.hpp"
 
 namespace robustscope {
@@ -291,6 +292,10 @@ ResultStore::MergeSummary ResultStore::merge(
     for (const auto& [id, run] : runs)
       write_record(file, std::string("/") + schema::kRunsGroup + "/" + id, run);
     write_record(file, std::string("/") + schema::kModelsGroup, model_resolution(spec));
+    StoredResults merged;
+    merged.tasks = completed;
+    write_record(file, std::string("/") + schema::kAlarmsGroup,
+                 alarms_record(masking_alarms(spec, merged)));
     Record root;
     root.set(schema::kSchema, std::string(schema::kResults));
     root.set(schema::kName, spec.name);
@@ -325,6 +330,8 @@ StoredResults read_results(const std::string& output) {
       results.spec_path = text_attribute(results.root, schema::kSpecPath, output);
     const std::string models = std::string("/") + schema::kModelsGroup;
     if (file.exists(models)) results.models = read_record(file, models);
+    const std::string alarms = std::string("/") + schema::kAlarmsGroup;
+    if (file.exists(alarms)) results.alarms = read_record(file, alarms);
     results.tasks = records_in(file, std::string("/") + schema::kTasksGroup);
     for (auto& [id, run] : records_in(file, std::string("/") + schema::kRunsGroup))
       results.runs.push_back(std::move(run));

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,7 @@ struct StoredResults {
   Record models;                               // the model resolution
   std::map<std::string, Record> tasks;         // by id
   std::vector<Record> runs;
+  std::optional<Record> alarms;  // a merged file's gradient-masking alarms (masking_alarms.hpp)
 };
 // Refuses a file of another schema version with an Error naming both versions.
 StoredResults read_results(const std::string& output);

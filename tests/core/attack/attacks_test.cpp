@@ -211,6 +211,48 @@ TEST(Attacks, SquareBreaksAModelWhoseGradientsAreMaskedWherePgdCannot) {
   EXPECT_TRUE((outcome.perturbation_norm <= 0.03 + 1e-6).all().item<bool>());
 }
 
+// On a two-class linear model the boundary is one hyperplane, and the smallest perturbation that
+// reaches it is known: |z_c − z_t| / ‖w_c − w_t‖₁ in L∞ and / ‖w_c − w_t‖₂ in L2 (inputs near 0.5,
+// distances far from the box). FAB-T must find it to within 1%, and never go below it.
+TEST(Attacks, FabTFindsTheClosedFormDistanceToALinearBoundary) {
+  BuiltinClassifier model = testing::linear_model(28, 28, 2, 8);
+  const auto [weight, bias] = testing::linear_weights(model);
+  auto generator = at::detail::createCPUGenerator(9);
+  const torch::Tensor images = 0.4 + 0.2 * torch::rand({30, 1, 28, 28}, generator);
+  torch::Tensor labels;
+  {
+    torch::NoGradGuard no_grad;
+    labels = model.forward(images).argmax(1);
+  }
+  const torch::Tensor logits = images.view({30, -1}).matmul(weight.t()) + bias;
+  const torch::Tensor gap = (logits.select(1, 0) - logits.select(1, 1)).abs();
+  const torch::Tensor difference = (weight[0] - weight[1]).unsqueeze(0);
+  for (Norm norm : {Norm::kLinf, Norm::kL2}) {
+    SCOPED_TRACE(norm_names().name(norm));
+    const torch::Tensor closed_form =
+        gap / (norm == Norm::kLinf ? difference.abs().sum() : difference.norm());
+    AttackConfig config = make_attack_config("fab-t");
+    config.norm = norm;
+    config.epsilon = norm == Norm::kLinf ? 1.0 : 28.0;  // the whole domain: report every distance
+    config.steps = 20;
+    const AttackOutcome outcome = run_attack(model, images, labels, torch::arange(30), config);
+    ASSERT_TRUE(outcome.broken.all().item<bool>());
+    const torch::Tensor ratio = outcome.perturbation_norm.to(torch::kFloat64) / closed_form;
+    std::printf("%s: found / closed form in [%.5f, %.5f]\n", norm_names().name(norm).c_str(),
+                ratio.min().item<double>(), ratio.max().item<double>());
+    EXPECT_GE(ratio.min().item<double>(), 1 - 1e-4);
+    EXPECT_LE(ratio.max().item<double>(), 1.01);
+    // Within a smaller ε only the samples whose boundary lies inside are broken.
+    config.epsilon = closed_form.median().item<double>();
+    const AttackOutcome within = run_attack(model, images, labels, torch::arange(30), config);
+    const torch::Tensor reachable = closed_form <= config.epsilon;
+    const torch::Tensor clearly_reachable = closed_form * 1.01 <= config.epsilon;
+    EXPECT_FALSE((within.broken & reachable.logical_not()).any().item<bool>());
+    EXPECT_FALSE((clearly_reachable & within.broken.logical_not()).any().item<bool>());
+    EXPECT_GT(clearly_reachable.sum().item<int64_t>(), 5);
+  }
+}
+
 TEST(Attacks, BadSettingsAreRefusedWithTheirNames) {
   Fixture f = random_cnn_and_data(2);
   EXPECT_ERROR_CONTAINING(
