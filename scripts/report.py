@@ -40,9 +40,8 @@ import numpy as np  # noqa: E402
 
 from robustscope import schema  # noqa: E402
 from robustscope.results import Results  # noqa: E402
-from robustscope.stats import (bootstrap_indices, interval_text, kendall_tau_b, kendall_tau_b_matrix,  # noqa: E402
-                               mean_over_pairs, percentile_interval, ranking_text, spearman_rho,
-                               spearman_rho_matrix)
+from robustscope.stats import (bootstrap_indices, interval_text, kendall_tau_b_matrix,  # noqa: E402
+                               mean_over_pairs, percentile_interval, ranking_text, spearman_rho_matrix)
 
 DEFENDED_RECIPES = ("pgd", "trades", "alp", "fgsm")
 SCORED_KINDS = ("metric", "attack", "ensemble", "transfer")
@@ -121,7 +120,7 @@ class Study:
         self.attack_keys = [k for k in self.scored_keys
                             if self.by_key[k][0].kind != "metric" and k not in self.sanity_keys]
         self.replicates, self.seed = replicates, seed
-        self._scores = {}
+        self._scores, self._resamples = {}, {}
 
     def setting(self, model, key):
         return self.results.settings.get((model, key))
@@ -161,7 +160,9 @@ class Study:
 
     def resamples(self, count):
         """The bootstrap's resampled image indices: the same replicates for every statistic of the report."""
-        return bootstrap_indices(count, self.replicates, self.seed)
+        if count not in self._resamples:
+            self._resamples[count] = bootstrap_indices(count, self.replicates, self.seed)
+        return self._resamples[count]
 
     def agreement(self):
         names = self.ranked_keys()

@@ -4,12 +4,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <limits>
 #include <map>
 #include <optional>
+#include <tuple>
 
 #include "core/data/dataset.hpp"
-#include "core/error.hpp"
 #include "engine/store/result_summary.hpp"
 #include "engine/store/schema.hpp"
 
@@ -127,18 +126,12 @@ void gather(const Record& record, const char* values_name, bool keep_larger, Per
   }
 }
 
-class AlarmList {
- public:
-  explicit AlarmList(std::vector<MaskingAlarm>& alarms) : alarms_(alarms) {}
-  void add(const std::string& model, const char* check, const std::string& evidence,
-           const AttackPoint& setting, const AttackPoint* reference, double threshold) {
-    alarms_.push_back({model, check, evidence, setting.key, reference ? reference->key : "",
-                       setting.accuracy, reference ? reference->accuracy : 0.0, threshold});
-  }
-
- private:
-  std::vector<MaskingAlarm>& alarms_;
-};
+void add_alarm(std::vector<MaskingAlarm>& alarms, const std::string& model, const char* check,
+               const std::string& evidence, const AttackPoint& setting,
+               const AttackPoint* reference, double threshold) {
+  alarms.push_back({model, check, evidence, setting.key, reference ? reference->key : "",
+                    setting.accuracy, reference ? reference->accuracy : 0.0, threshold});
+}
 
 const AttackPoint* strongest(const std::vector<const AttackPoint*>& points) {  // lowest accuracy
   const AttackPoint* best = nullptr;
@@ -149,7 +142,7 @@ const AttackPoint* strongest(const std::vector<const AttackPoint*>& points) {  /
 
 void check_attacks(const std::string& model, int64_t input_dims,
                    const std::vector<AttackPoint>& points, const AlarmThresholds& thresholds,
-                   AlarmList& alarms) {
+                   std::vector<MaskingAlarm>& alarms) {
   // (a) and (d), per ball: the strongest PGD/BIM against black-box, ensemble and FGSM settings.
   std::map<std::pair<Norm, double>, std::vector<const AttackPoint*>> by_ball;
   for (const AttackPoint& point : points) by_ball[{point.norm, point.epsilon}].push_back(&point);
@@ -165,19 +158,19 @@ void check_attacks(const std::string& model, int64_t input_dims,
     if (!reference) continue;
     const AttackPoint* other = strongest(black_box);
     if (other && reference->accuracy - other->accuracy > thresholds.black_box_gap) {
-      alarms.add(model, kBlackBoxStronger,
-                 other->label + " leaves " + text(other->accuracy) + " robust accuracy at " +
-                     eps_text(ball.first, ball.second) + " where the strongest white-box " +
-                     reference->label + " leaves " + text(reference->accuracy),
-                 *reference, other, thresholds.black_box_gap);
+      add_alarm(alarms, model, kBlackBoxStronger,
+                other->label + " leaves " + text(other->accuracy) + " robust accuracy at " +
+                    eps_text(ball.first, ball.second) + " where the strongest white-box " +
+                    reference->label + " leaves " + text(reference->accuracy),
+                *reference, other, thresholds.black_box_gap);
     }
     const AttackPoint* fgsm = strongest(single_step);
     if (fgsm && reference->accuracy - fgsm->accuracy > thresholds.single_step_gap) {
-      alarms.add(model, kSingleStepStronger,
-                 "single-step fgsm leaves " + text(fgsm->accuracy) + " at " +
-                     eps_text(ball.first, ball.second) + ", less than iterative " +
-                     reference->label + " (" + text(reference->accuracy) + ")",
-                 *reference, fgsm, thresholds.single_step_gap);
+      add_alarm(alarms, model, kSingleStepStronger,
+                "single-step fgsm leaves " + text(fgsm->accuracy) + " at " +
+                    eps_text(ball.first, ball.second) + ", less than iterative " +
+                    reference->label + " (" + text(reference->accuracy) + ")",
+                *reference, fgsm, thresholds.single_step_gap);
     }
   }
 
@@ -193,11 +186,11 @@ void check_attacks(const std::string& model, int64_t input_dims,
         at_large.push_back(&point);
     const AttackPoint* best = strongest(at_large);
     if (best && best->accuracy > thresholds.large_epsilon_accuracy) {
-      alarms.add(model, kNoCollapse,
-                 best->label + " at " + eps_text(norm, best->epsilon) +
-                     " (half the input domain or more) still leaves " + text(best->accuracy) +
-                     " robust accuracy; a working attack leaves about none",
-                 *best, nullptr, thresholds.large_epsilon_accuracy);
+      add_alarm(alarms, model, kNoCollapse,
+                best->label + " at " + eps_text(norm, best->epsilon) +
+                    " (half the input domain or more) still leaves " + text(best->accuracy) +
+                    " robust accuracy; a working attack leaves about none",
+                *best, nullptr, thresholds.large_epsilon_accuracy);
     }
   }
 
@@ -209,56 +202,29 @@ void check_attacks(const std::string& model, int64_t input_dims,
       const bool same_effort = larger.steps == smaller.steps && larger.restarts == smaller.restarts;
       if (same_effort && larger.epsilon > smaller.epsilon &&
           larger.accuracy - smaller.accuracy > thresholds.epsilon_rise) {
-        alarms.add(model, kRisesWithEpsilon,
-                   larger.label + " leaves " + text(larger.accuracy) + " at " +
-                       eps_text(larger.norm, larger.epsilon) + " but " + text(smaller.accuracy) +
-                       " at the smaller " + eps_text(smaller.norm, smaller.epsilon),
-                   larger, &smaller, thresholds.epsilon_rise);
+        add_alarm(alarms, model, kRisesWithEpsilon,
+                  larger.label + " leaves " + text(larger.accuracy) + " at " +
+                      eps_text(larger.norm, larger.epsilon) + " but " + text(smaller.accuracy) +
+                      " at the smaller " + eps_text(smaller.norm, smaller.epsilon),
+                  larger, &smaller, thresholds.epsilon_rise);
       }
       const bool more_effort =
           larger.steps >= smaller.steps && larger.restarts >= smaller.restarts && !same_effort;
       if (more_effort && larger.epsilon == smaller.epsilon &&
           smaller.accuracy - larger.accuracy > thresholds.more_effort_gap) {
-        alarms.add(model, kNotConverged,
-                   larger.label + " leaves " + text(larger.accuracy) + " at " +
-                       eps_text(larger.norm, larger.epsilon) + " where " + smaller.label +
-                       " leaves " + text(smaller.accuracy) + ": the attack had not converged",
-                   smaller, &larger, thresholds.more_effort_gap);
+        add_alarm(alarms, model, kNotConverged,
+                  larger.label + " leaves " + text(larger.accuracy) + " at " +
+                      eps_text(larger.norm, larger.epsilon) + " where " + smaller.label +
+                      " leaves " + text(smaller.accuracy) + ": the attack had not converged",
+                  smaller, &larger, thresholds.more_effort_gap);
       }
     }
   }
 }
 
-}  // namespace
-
-const std::vector<std::string>& masking_check_names() {
-  static const std::vector<std::string> names = {kBlackBoxStronger,   kNoCollapse,
-                                                 kRisesWithEpsilon,   kNotConverged,
-                                                 kSingleStepStronger, kCertifiedGap};
-  return names;
-}
-
-std::vector<MaskingAlarm> masking_alarms(const ExperimentSpec& spec, const StoredResults& results,
-                                         const AlarmThresholds& thresholds) {
-  const ResultsSummary summary = summarize_results(spec, results);
-  std::map<std::string, const Procedure*> procedure_by_key;
-  for (const Procedure& procedure : spec.procedures) procedure_by_key[procedure.key()] = &procedure;
-  std::vector<MaskingAlarm> alarms;
-  AlarmList list(alarms);
-
-  for (const ModelSpec& model : spec.models) {
-    std::vector<AttackPoint> points;
-    for (const SettingSummary& setting : summary.settings) {
-      // Partial settings are left out: a shard's accuracy is not the setting's.
-      if (setting.model != model.name || setting.completed != setting.tasks) continue;
-      const auto point = attack_point(*procedure_by_key.at(setting.procedure_key), setting);
-      if (point) points.push_back(*point);
-    }
-    check_attacks(model.name, dataset_info(model.dataset).shape.elements(), points, thresholds,
-                  list);
-  }
-
-  // (e) Per model and ball, the ascent's best ψ against the tightest certified ψ, per sample.
+// (e) Per model and ball, the ascent's best ψ against the tightest certified ψ, per sample.
+void check_certified_gap(const ExperimentSpec& spec, const StoredResults& results,
+                         const AlarmThresholds& thresholds, std::vector<MaskingAlarm>& alarms) {
   struct Ball {
     std::string model, normalization;
     Norm norm;
@@ -270,7 +236,6 @@ std::vector<MaskingAlarm> masking_alarms(const ExperimentSpec& spec, const Store
   };
   std::map<Ball, PerSample> found, certified;
   std::map<Ball, std::pair<std::string, std::string>> keys;  // metric key, certify key
-  std::map<std::string, bool> complete;                      // setting key → all tasks verified
   for (const Task& task : plan_tasks(spec)) {
     const Procedure& procedure = spec.procedures[task.procedure];
     const auto* metric = std::get_if<MetricProcedure>(&procedure.settings);
@@ -327,6 +292,37 @@ std::vector<MaskingAlarm> masking_alarms(const ExperimentSpec& spec, const Store
                       keys[ball].first, keys[ball].second, share, room[room.size() / 2],
                       thresholds.stalled_share});
   }
+}
+
+}  // namespace
+
+const std::vector<std::string>& masking_check_names() {
+  static const std::vector<std::string> names = {kBlackBoxStronger,   kNoCollapse,
+                                                 kRisesWithEpsilon,   kNotConverged,
+                                                 kSingleStepStronger, kCertifiedGap};
+  return names;
+}
+
+std::vector<MaskingAlarm> masking_alarms(const ExperimentSpec& spec, const StoredResults& results,
+                                         const AlarmThresholds& thresholds) {
+  const ResultsSummary summary = summarize_results(spec, results);
+  std::map<std::string, const Procedure*> procedure_by_key;
+  for (const Procedure& procedure : spec.procedures) procedure_by_key[procedure.key()] = &procedure;
+  std::vector<MaskingAlarm> alarms;
+
+  for (const ModelSpec& model : spec.models) {
+    std::vector<AttackPoint> points;
+    for (const SettingSummary& setting : summary.settings) {
+      // Partial settings are left out: a shard's accuracy is not the setting's.
+      if (setting.model != model.name || setting.completed != setting.tasks) continue;
+      const auto point = attack_point(*procedure_by_key.at(setting.procedure_key), setting);
+      if (point) points.push_back(*point);
+    }
+    check_attacks(model.name, dataset_info(model.dataset).shape.elements(), points, thresholds,
+                  alarms);
+  }
+
+  check_certified_gap(spec, results, thresholds, alarms);
   return alarms;
 }
 

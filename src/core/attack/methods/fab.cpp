@@ -13,7 +13,6 @@
 #include <limits>
 
 #include "core/attack/attack.hpp"
-#include "core/attack/objectives.hpp"
 #include "core/error.hpp"
 
 namespace robustscope {
