@@ -8,7 +8,10 @@ For one sample present in every given source (one per model, e.g. natural and de
   contour_<sample>.{png,svg}   2-D contours of the decision surface, zero contour (the boundary) drawn boldly
   surface_<sample>.{png,svg}   the decision surface in 3-D
   regions_<sample>.{png,svg}   the predicted class over the plane
-Axes are in units of the file's epsilon. Uses Debian's numpy, h5py and matplotlib only.
+Axes are in units of the file's epsilon. Adaptive landscapes (sampling: adaptive) are drawn at their own points:
+each cut at its sampling points (refined ones marked), and on the contour the boundary traced through the coarse
+grid and the refined points together, the refined points shown as dots. Uses Debian's numpy, h5py and matplotlib
+only.
 
 usage: plot_landscapes.py OUT_DIR SOURCE [SOURCE ...] [--sample ID] [--labels natural,pgd]
        SOURCE: landscape.h5, or results.h5:MODEL
@@ -29,7 +32,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from robustscope.results import landscape_samples  # noqa: E402
+from robustscope.results import cut_coordinates, landscape_samples  # noqa: E402
 
 
 def load(source, sample):
@@ -65,12 +68,17 @@ def main():
 
     figure, axes = plt.subplots(2, n, figsize=(4.5 * n, 7), squeeze=False)
     for column, (m, label) in enumerate(zip(models, labels)):
-        alpha = m["coordinates_1d"] / m["epsilon"]
         for row, (quantity, name) in enumerate([("decision", "decision surface S (logit margin)"),
                                                  ("cross_entropy", "cross-entropy loss")]):
             axis = axes[row][column]
-            axis.plot(alpha, m["cut_adversarial"][m["index"][quantity]], label="adversarial direction d1")
-            axis.plot(alpha, m["cut_random"][m["index"][quantity]], label="random direction d2")
+            for cut, text in (("adversarial", "adversarial direction d1"), ("random", "random direction d2")):
+                coordinates = cut_coordinates(m, cut)
+                values = m["cut_" + cut][m["index"][quantity]]
+                line, = axis.plot(coordinates / m["epsilon"], values, label=text)
+                added = ~np.isin(coordinates, m["coordinates_1d"])
+                if added.any():  # adaptive: the points bisection added near S = 0
+                    axis.plot(coordinates[added] / m["epsilon"], values[added], ".", color=line.get_color(),
+                              markersize=4)
             if quantity == "decision":
                 axis.axhline(0, color="black", linewidth=1.5)
             axis.set_xlabel("distance / ε")
@@ -86,7 +94,18 @@ def main():
         surface = m["grid"][m["index"]["decision"]]
         axis = axes[0][column]
         filled = axis.contourf(c, c, surface.T, levels=20, cmap="RdBu")
-        axis.contour(c, c, surface.T, levels=[0], colors="black", linewidths=3)
+        refined = m.get("refined_points", np.zeros((0, 2)))
+        if len(refined):
+            # Adaptive: the zero contour through the coarse grid and the refined points together.
+            a, b = np.meshgrid(c, c, indexing="ij")
+            alphas = np.concatenate([a.ravel(), refined[:, 0] / m["epsilon"]])
+            betas = np.concatenate([b.ravel(), refined[:, 1] / m["epsilon"]])
+            values = np.concatenate([surface.ravel(), m["refined_grid"][m["index"]["decision"]]])
+            axis.tricontour(alphas, betas, values, levels=[0], colors="black", linewidths=2)
+            axis.plot(refined[:, 0] / m["epsilon"], refined[:, 1] / m["epsilon"], ".", color="black",
+                      markersize=1, alpha=0.4)
+        else:
+            axis.contour(c, c, surface.T, levels=[0], colors="black", linewidths=3)
         figure.colorbar(filled, ax=axis, label="S")
         axis.plot(0, 0, "k*", markersize=10)
         axis.set_xlabel("adversarial direction / ε")

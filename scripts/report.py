@@ -39,7 +39,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from robustscope import schema  # noqa: E402
-from robustscope.results import Results  # noqa: E402
+from robustscope.results import Results, cut_coordinates  # noqa: E402
 from robustscope.stats import (bootstrap_indices, interval_text, kendall_tau_b_matrix,  # noqa: E402
                                mean_over_pairs, percentile_interval, ranking_text, spearman_rho_matrix)
 
@@ -684,10 +684,10 @@ def landscapes(report, study):
                 for row, sample_id in enumerate(panels):
                     d = data[sample_id]
                     q = d["quantities"].index("decision")
-                    alpha = d["coordinates_1d"] / d["epsilon"]
                     axis = axes[row][column]
-                    axis.plot(alpha, d["cut_adversarial"][q], label="adversarial d1")
-                    axis.plot(alpha, d["cut_random"][q], label="random d2")
+                    axis.plot(cut_coordinates(d, "adversarial") / d["epsilon"], d["cut_adversarial"][q],
+                              label="adversarial d1")
+                    axis.plot(cut_coordinates(d, "random") / d["epsilon"], d["cut_random"][q], label="random d2")
                     axis.axhline(0, color="black", linewidth=1)
                     axis.set_title(f"{m}, sample {sample_id}", fontsize=9)
                     if row == len(panels) - 1:

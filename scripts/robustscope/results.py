@@ -160,6 +160,12 @@ class Results:
         return ""
 
 
+def cut_coordinates(entry, cut):
+    """The sampling points of a landscape's cut ("adversarial" or "random"): the cut's own when it was
+    sampled adaptively, else the uniform coordinates_1d."""
+    return entry.get("coordinates_" + cut, entry["coordinates_1d"])
+
+
 def landscape_samples(path, model=None):
     """Landscape samples from a `robustscope landscape` file, or from a results file (then those of
     `model`, or of the first model with landscapes): a list of dicts with the cuts, grid, directions and

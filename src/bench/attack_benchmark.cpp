@@ -40,7 +40,7 @@ std::vector<std::string> split(const std::string& text) {
 class PythonBaseline {
  public:
   PythonBaseline(const std::string& python, const std::string& arch, int64_t batch, int64_t steps,
-                 int threads, bool malloc_without_mmap) {
+                 int threads, const torch::Device& device, bool malloc_without_mmap) {
     int to_child[2], from_child[2];
     if (pipe(to_child) != 0 || pipe(from_child) != 0) return;
     pid_ = fork();
@@ -63,7 +63,9 @@ class PythonBaseline {
                                              "--steps",
                                              std::to_string(steps),
                                              "--threads",
-                                             std::to_string(threads)};
+                                             std::to_string(threads),
+                                             "--device",
+                                             c10::str(device)};
       std::vector<char*> argv;
       for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
       argv.push_back(nullptr);
@@ -179,9 +181,9 @@ int main(int argc, char** argv) {
 
       // The Python baseline times its run after each of ours (same repetitions, same noise).
       std::unique_ptr<PythonBaseline> python_baseline;
-      if (!skip_python && device.is_cpu()) {
+      if (!skip_python) {
         python_baseline = std::make_unique<PythonBaseline>(python, arch, batch, steps, thread_count,
-                                                           python_malloc == "no-mmap");
+                                                           device, python_malloc == "no-mmap");
         if (!python_baseline->ready()) {
           std::printf("%-58s (skipped: %s could not run scripts/bench_pgd.py)\n",
                       (prefix + "Python PyTorch baseline").c_str(), python.c_str());

@@ -2,8 +2,9 @@
 // against the bare forward ceiling — forward passes over chunks of the same size, measured in the
 // same run.
 #include <torch/torch.h>
-#include <boost/program_options.hpp>
 
+#include <boost/program_options.hpp>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -84,6 +85,38 @@ int main(int argc, char** argv) {
     bench::print_row({arch + " landscape (grid + cuts + directions)", rate, spread(landscape),
                       rate / ceiling_rate, bench::peak_memory_mib()},
                      json);
+
+    // Adaptive sampling over a range wide enough to hold boundaries: its forward passes against a
+    // uniform landscape of the same precision (points every boundary_tolerance·range).
+    LandscapeConfig adaptive = config;
+    adaptive.sampling = LandscapeSampling::kAdaptive;
+    adaptive.range = 1.0;
+    int64_t label = 0;
+    {
+      torch::NoGradGuard no_grad;
+      label = model.forward(x0).argmax(1).item<int64_t>();
+    }
+    LandscapeResult refined;
+    const bench::Timing adaptive_timing = bench::measure(
+        repetitions, [&] { refined = compute_landscape(model, x0, label, 0, adaptive); });
+    const double side = std::floor(2 / adaptive.boundary_tolerance) + 1;
+    const double uniform_passes = 2 * side + side * side;
+    bench::print_row(
+        {arch + " adaptive landscape (points/s)", refined.forward_passes / adaptive_timing.median(),
+         spread(adaptive_timing), refined.forward_passes / adaptive_timing.median() / ceiling_rate,
+         bench::peak_memory_mib()},
+        json);
+    if (!json) {
+      std::printf(
+          "%-58s %12ld forward passes = %.5f of a uniform landscape of that precision (%.0f; "
+          "target <= 0.25); %ld grid points refined, cuts of %ld and %ld points\n",
+          (arch + " adaptive, tolerance " + format_number(adaptive.boundary_tolerance) +
+           " of the range")
+              .c_str(),
+          refined.forward_passes, refined.forward_passes / uniform_passes, uniform_passes,
+          refined.refined_points.size(0), refined.coordinates_adversarial.size(0),
+          refined.coordinates_random.size(0));
+    }
   }
   return 0;
 }

@@ -35,6 +35,8 @@ int landscape_command(const Arguments& arguments) {
                                               "range",
                                               "resolution_1d",
                                               "resolution_2d",
+                                              "sampling",
+                                              "boundary_tolerance",
                                               "adversarial_direction",
                                               "direction_loss",
                                               "random_direction",

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <torch/torch.h>
+#include <algorithm>
 #include <filesystem>
 
 #include "engine/store/hdf5_file.hpp"
@@ -129,6 +130,44 @@ TEST(LandscapeStore, WritesEverySettingAndTheSampleExactly) {
   EXPECT_TRUE(
       std::isinf(std::get<double>(file.read_attribute("/samples/42", "boundary_random_negative"))));
   EXPECT_EQ(std::get<int64_t>(file.read_attribute("/samples/42", "label")), 7);
+  // Uniform sampling: no adaptive settings, no refinement datasets.
+  const std::vector<std::string> names = file.attribute_names("/");
+  EXPECT_EQ(std::count(names.begin(), names.end(), "landscape.sampling"), 0);
+  EXPECT_FALSE(file.exists("/samples/42/refined_points"));
+}
+
+TEST(LandscapeStore, AnAdaptiveLandscapeKeepsEachCutsPointsAndTheRefinedGrid) {
+  TempDir dir;
+  LandscapeConfig config;
+  config.set("sampling", "adaptive");
+  config.set("boundary_tolerance", "0.002");
+  LandscapeResult result;
+  result.adaptive = true;
+  result.coordinates_1d = torch::linspace(-0.6, 0.6, 5, torch::kFloat64);
+  result.coordinates_adversarial = torch::tensor({-0.6, -0.3, 0.0, 0.15, 0.225, 0.3, 0.6});
+  result.coordinates_random = result.coordinates_1d;
+  result.cut_adversarial = torch::randn({5, 7});
+  result.cut_random = torch::randn({5, 5});
+  result.coordinates_2d = torch::linspace(-0.6, 0.6, 3, torch::kFloat64);
+  result.grid = torch::randn({5, 3, 3});
+  result.refined_points = torch::tensor({0.3, 0.0, 0.3, 0.15}, torch::kFloat64).view({2, 2});
+  result.refined_grid = torch::randn({5, 2});
+  result.directions = {torch::randn({1, 2, 2}), torch::randn({1, 2, 2})};
+  Record record;
+  add_landscape_file_header(record, {{"model", "m"}});
+  add_landscape_settings(record, config);
+  add_landscape_sample(record, 3, 1, 1, result);
+  write_record_file(dir.file("a.h5"), record);
+  Hdf5File file(dir.file("a.h5"), Hdf5File::Mode::kReadOnly);
+  EXPECT_EQ(std::get<std::string>(file.read_attribute("/", "landscape.sampling")), "adaptive");
+  EXPECT_EQ(std::get<double>(file.read_attribute("/", "landscape.boundary_tolerance")), 0.002);
+  EXPECT_TENSORS_EQUAL(file.read_tensor("/samples/3/coordinates_adversarial"),
+                       result.coordinates_adversarial);
+  EXPECT_TENSORS_EQUAL(file.read_tensor("/samples/3/cut_adversarial"), result.cut_adversarial);
+  EXPECT_TENSORS_EQUAL(file.read_tensor("/samples/3/coordinates_random"),
+                       result.coordinates_random);
+  EXPECT_TENSORS_EQUAL(file.read_tensor("/samples/3/refined_points"), result.refined_points);
+  EXPECT_TENSORS_EQUAL(file.read_tensor("/samples/3/refined_grid"), result.refined_grid);
 }
 
 }  // namespace

@@ -60,7 +60,7 @@ TEST(PlotLandscapes, DrawsNonBlankImagesOfTheExpectedSize) {
                           dir.file("b.pt") +
                           "}\n"
                           "procedures:\n  landscape: {epsilon: 0.1, resolution_1d: 11, "
-                          "resolution_2d: 7}\n");
+                          "resolution_2d: 7, sampling: adaptive, boundary_tolerance: 0.01}\n");
   const auto run = testing::run_command(binary + " run " + dir.file("spec.yaml") + " --quiet");
   ASSERT_EQ(run.exit_code, 0) << run.output;
   const auto from_results = testing::run_command(
@@ -68,6 +68,17 @@ TEST(PlotLandscapes, DrawsNonBlankImagesOfTheExpectedSize) {
       dir.file("batch-figures") + " " + dir.file("r.h5") + ":b " + dir.file("r.h5") + ":a");
   ASSERT_EQ(from_results.exit_code, 0) << from_results.output;
   EXPECT_TRUE(std::filesystem::exists(dir.file("batch-figures") + "/contour_0.png"));
+  // The batch landscapes were adaptive: the reader sees each cut's points and the refined grid.
+  const auto adaptive = testing::run_command(
+      testing::python() +
+      " -c \"import sys; sys.path.insert(0, '" ROBUSTSCOPE_SOURCE_DIR
+      "/scripts')\nfrom robustscope.results import landscape_samples\n"
+      "entry = landscape_samples('" +
+      dir.file("r.h5") +
+      "', 'a')[0]\nassert entry['refined_points'].shape[1] == 2\n"
+      "assert entry['cut_adversarial'].shape[1] == len(entry['coordinates_adversarial']) >= 11\n"
+      "print('adaptive ok')\"");
+  EXPECT_EQ(adaptive.exit_code, 0) << adaptive.output;
   const auto unknown = testing::run_command(
       testing::python() + " " ROBUSTSCOPE_SOURCE_DIR "/scripts/plot_landscapes.py " +
       dir.file("x") + " " + dir.file("r.h5") + ":c");

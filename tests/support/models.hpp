@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "core/models/architectures.hpp"
 
 namespace robustscope::testing {
@@ -24,6 +26,21 @@ inline BuiltinClassifier linear_model(int64_t height, int64_t width, int64_t cla
   }
   model.set_training(false);
   return model;
+}
+
+// Redraws every parameter of a network without normalisation layers from `seed`, in the scale of
+// LibTorch's default initialisation (weights and the biases that follow them uniform in
+// ±1/√fan_in). Tests that need a particular random network use this: LibTorch's own draws are not
+// the same in every version.
+inline void redraw_parameters(BuiltinClassifier& model, uint64_t seed) {
+  auto generator = at::detail::createCPUGenerator(seed);
+  torch::NoGradGuard no_grad;
+  double bound = 1;
+  for (auto& parameter : model.parameters()) {
+    if (parameter.dim() >= 2)
+      bound = 1 / std::sqrt(static_cast<double>(parameter.numel() / parameter.size(0)));
+    parameter.copy_(torch::rand(parameter.sizes(), generator) * (2 * bound) - bound);
+  }
 }
 
 // The linear layer's weight [K, d] and bias [K] of linear_model().

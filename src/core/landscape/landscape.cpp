@@ -3,8 +3,13 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <map>
+#include <utility>
+#include <vector>
 
 #include "core/attack/attack_ascent.hpp"
 #include "core/attack/objectives.hpp"
@@ -44,6 +49,12 @@ const EnumNames<RandomDirection>& random_direction_names() {
   return kNames;
 }
 
+const EnumNames<LandscapeSampling>& landscape_sampling_names() {
+  static const EnumNames<LandscapeSampling> kNames(
+      {{LandscapeSampling::kUniform, "uniform"}, {LandscapeSampling::kAdaptive, "adaptive"}});
+  return kNames;
+}
+
 namespace {
 
 const SettingTable<LandscapeConfig>& landscape_settings() {
@@ -60,6 +71,10 @@ const SettingTable<LandscapeConfig>& landscape_settings() {
         .number("range", &LandscapeConfig::range, "span [-range, range] (0: 3ε)")
         .integer("resolution_1d", &LandscapeConfig::resolution_1d, "points per cut (odd)")
         .integer("resolution_2d", &LandscapeConfig::resolution_2d, "grid points per side (odd)")
+        .choice("sampling", &LandscapeConfig::sampling, landscape_sampling_names(),
+                "uniform | adaptive (refined where S changes sign)")
+        .number("boundary_tolerance", &LandscapeConfig::boundary_tolerance,
+                "adaptive: bracket width at S = 0, as a fraction of range")
         .flag("clip", &LandscapeConfig::clip, "clip points to [0,1]")
         .integer("chunk_size", &LandscapeConfig::chunk_size, "points per forward pass")
         .seed("seed", &LandscapeConfig::seed, "seed of the random direction");
@@ -117,6 +132,10 @@ void LandscapeConfig::validate() const {
           key, "must be odd and in 3..100001 (the centre is x0), got " + std::to_string(value));
     }
   }
+  if (!(boundary_tolerance > 0 && boundary_tolerance <= 0.5)) {
+    throw Error::for_key("boundary_tolerance", "must be in (0, 0.5] (a fraction of range), got " +
+                                                   format_number(boundary_tolerance));
+  }
   if (chunk_size < 1 || chunk_size > (int64_t{1} << 24))
     throw Error::for_key("chunk_size", "must be in 1..16777216, got " + std::to_string(chunk_size));
   AttackConfig attack = pgd;
@@ -141,6 +160,10 @@ SettingEntries LandscapeConfig::entries() const {
   SettingEntries entries;
   for (const auto& entry : landscape_settings().entries()) entries[entry.key] = entry.value(*this);
   entries["range"] = effective_range();
+  if (sampling == LandscapeSampling::kUniform) {
+    entries.erase("sampling");
+    entries.erase("boundary_tolerance");
+  }
   const SettingEntries metric_entries = metric.entries();
   for (const char* key : {"divergence", "normalization", "tau"})
     entries[std::string("metric.") + key] = metric_entries.at(key);
@@ -265,7 +288,7 @@ double first_zero_distance(const torch::Tensor& coordinates, const torch::Tensor
   const auto v = values.to(torch::kFloat64).contiguous();
   const double* coordinate = c.data_ptr<double>();
   const double* value = v.data_ptr<double>();
-  const int64_t centre = c.size(0) / 2;
+  const int64_t centre = c.abs().argmin().item<int64_t>();
   if (value[centre] <= 0) return 0.0;
   for (int64_t i = centre + direction; i >= 0 && i < c.size(0); i += direction) {
     if (value[i] <= 0) {
@@ -277,6 +300,149 @@ double first_zero_distance(const torch::Tensor& coordinates, const torch::Tensor
   }
   return kInfinity;
 }
+
+namespace {
+
+constexpr int64_t kDecision = 1, kPredicted = 4;  // rows of landscape_quantities()
+
+// The quantities at x0 + α·d1 + β·d2 for coordinate lists α, β (float64 on the host): [Q, P] on
+// the host. Points are built one chunk at a time, so memory stays at chunk_size images whatever
+// the number of points.
+using PlaneEvaluator = std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>;
+
+bool positive(double decision) { return decision > 0; }  // S ≤ 0: on or past the boundary
+
+// Adaptive cuts: bisects every sign change of S between neighbouring points of the cut until its
+// bracket is at most `width` wide, all brackets of a round in one batch; returns the cut's points
+// and values with the new ones merged in, ordered by coordinate.
+std::pair<torch::Tensor, torch::Tensor> refine_cut(
+    const torch::Tensor& coordinates, const torch::Tensor& values, double width,
+    const std::function<torch::Tensor(const torch::Tensor&)>& evaluate) {
+  struct Bracket {
+    double low, high;
+    bool low_positive;
+  };
+  const auto c = coordinates.to(torch::kFloat64).contiguous();
+  const auto v = values[kDecision].to(torch::kFloat64).contiguous();
+  const double* coordinate = c.data_ptr<double>();
+  const double* decision = v.data_ptr<double>();
+  std::vector<Bracket> brackets;
+  for (int64_t i = 0; i + 1 < c.size(0); ++i) {
+    if (positive(decision[i]) != positive(decision[i + 1]))
+      brackets.push_back({coordinate[i], coordinate[i + 1], positive(decision[i])});
+  }
+  std::vector<torch::Tensor> all_coordinates{c}, all_values{values};
+  while (true) {
+    std::vector<Bracket> open;
+    for (const Bracket& bracket : brackets)
+      if (bracket.high - bracket.low > width) open.push_back(bracket);
+    if (open.empty()) break;
+    std::vector<double> midpoints;
+    for (const Bracket& bracket : open) midpoints.push_back(0.5 * (bracket.low + bracket.high));
+    const torch::Tensor middle = torch::tensor(midpoints, torch::kFloat64);
+    const torch::Tensor measured = evaluate(middle);
+    const auto middle_decision = measured[kDecision].to(torch::kFloat64).contiguous();
+    const double* s = middle_decision.data_ptr<double>();
+    for (size_t k = 0; k < open.size(); ++k) {
+      if (positive(s[k]) == open[k].low_positive)
+        open[k].low = midpoints[k];
+      else
+        open[k].high = midpoints[k];
+    }
+    brackets = std::move(open);
+    all_coordinates.push_back(middle);
+    all_values.push_back(measured);
+  }
+  const torch::Tensor merged = torch::cat(all_coordinates);
+  const torch::Tensor order = merged.argsort();
+  return {merged.index_select(0, order), torch::cat(all_values, 1).index_select(1, order)};
+}
+
+// Adaptive grid: cells of the coarse grid whose four corners disagree on the sign of S are split
+// into four, level by level (one batch per level), and the children that still disagree split
+// again, until cells are at most `width` wide. Points lie on the lattice of the finest level, so a
+// point shared by neighbouring cells is evaluated once. Returns the new points [R, 2] (α, β) and
+// their values [Q, R].
+std::pair<torch::Tensor, torch::Tensor> refine_grid(const torch::Tensor& coarse_decision,
+                                                    double range, double width,
+                                                    const PlaneEvaluator& plane) {
+  const int64_t n = coarse_decision.size(0);
+  const double coarse_spacing = 2 * range / static_cast<double>(n - 1);
+  int levels = 0;
+  while (levels < 30 && coarse_spacing / std::ldexp(1.0, levels) > width) ++levels;
+  const int64_t scale = int64_t{1} << levels;
+  const double spacing = coarse_spacing / static_cast<double>(scale);
+  const auto coarse = coarse_decision.to(torch::kFloat64).contiguous();
+  const double* coarse_s = coarse.data_ptr<double>();
+  std::map<std::pair<int64_t, int64_t>, bool> refined_sign;  // lattice point → S > 0
+  const auto sign_at = [&](int64_t i, int64_t j) {
+    if (i % scale == 0 && j % scale == 0) return positive(coarse_s[(i / scale) * n + j / scale]);
+    return refined_sign.at({i, j});
+  };
+  const auto straddles = [&](int64_t i, int64_t j, int64_t size) {
+    const bool corner = sign_at(i, j);
+    return sign_at(i + size, j) != corner || sign_at(i, j + size) != corner ||
+           sign_at(i + size, j + size) != corner;
+  };
+  std::vector<std::pair<int64_t, int64_t>> cells;  // lower-left lattice corners
+  for (int64_t i = 0; i + 1 < n; ++i)
+    for (int64_t j = 0; j + 1 < n; ++j)
+      if (straddles(i * scale, j * scale, scale)) cells.push_back({i * scale, j * scale});
+  std::vector<double> alphas, betas;
+  std::vector<torch::Tensor> values;
+  for (int64_t size = scale; size > 1 && !cells.empty(); size /= 2) {
+    const int64_t half = size / 2;
+    std::vector<std::pair<int64_t, int64_t>> fresh;
+    for (const auto& [i, j] : cells) {
+      for (const auto& point :
+           {std::pair{i + half, j}, std::pair{i, j + half}, std::pair{i + size, j + half},
+            std::pair{i + half, j + size}, std::pair{i + half, j + half}}) {
+        if (refined_sign.emplace(point, false).second) fresh.push_back(point);
+      }
+    }
+    std::vector<double> fresh_alphas, fresh_betas;
+    for (const auto& [i, j] : fresh) {
+      fresh_alphas.push_back(-range + static_cast<double>(i) * spacing);
+      fresh_betas.push_back(-range + static_cast<double>(j) * spacing);
+    }
+    const torch::Tensor measured = plane(torch::tensor(fresh_alphas, torch::kFloat64),
+                                         torch::tensor(fresh_betas, torch::kFloat64));
+    const auto decision = measured[kDecision].to(torch::kFloat64).contiguous();
+    for (size_t k = 0; k < fresh.size(); ++k)
+      refined_sign[fresh[k]] = positive(decision.data_ptr<double>()[k]);
+    alphas.insert(alphas.end(), fresh_alphas.begin(), fresh_alphas.end());
+    betas.insert(betas.end(), fresh_betas.begin(), fresh_betas.end());
+    values.push_back(measured);
+    std::vector<std::pair<int64_t, int64_t>> children;
+    for (const auto& [i, j] : cells) {
+      for (const auto& child : {std::pair{i, j}, std::pair{i + half, j}, std::pair{i, j + half},
+                                std::pair{i + half, j + half}}) {
+        if (straddles(child.first, child.second, half)) children.push_back(child);
+      }
+    }
+    cells = std::move(children);
+  }
+  const int64_t quantities = static_cast<int64_t>(landscape_quantities().size());
+  if (values.empty()) {
+    return {torch::zeros({0, 2}, torch::kFloat64), torch::zeros({quantities, 0}, torch::kFloat32)};
+  }
+  return {torch::stack(
+              {torch::tensor(alphas, torch::kFloat64), torch::tensor(betas, torch::kFloat64)}, 1),
+          torch::cat(values, 1)};
+}
+
+// Mean |dS/dα| between neighbouring points of a cut that both lie within ε.
+void add_slopes(const torch::Tensor& coordinates, const torch::Tensor& decision, double epsilon,
+                std::vector<torch::Tensor>& slopes) {
+  const torch::Tensor inside = coordinates.abs() <= epsilon + 1e-12;
+  const torch::Tensor pair_inside = inside.slice(0, 1) & inside.slice(0, 0, -1);
+  const torch::Tensor spacing = coordinates.slice(0, 1) - coordinates.slice(0, 0, -1);
+  const torch::Tensor differences =
+      (decision.slice(0, 1) - decision.slice(0, 0, -1)).to(torch::kFloat64).abs() / spacing;
+  slopes.push_back(differences.masked_select(pair_inside));
+}
+
+}  // namespace
 
 LandscapeResult compute_landscape(Classifier& model, const torch::Tensor& x0, int64_t label,
                                   int64_t sample_id, const LandscapeConfig& config) {
@@ -290,8 +456,8 @@ LandscapeResult compute_landscape(Classifier& model, const torch::Tensor& x0, in
   const torch::Tensor d2 = result.directions.random.unsqueeze(0);
   const torch::Tensor clean_log_probs = clean_log_probs_of(model, x0, config);
   result.forward_passes = 1;
-  auto plane = [&](const torch::Tensor& alphas, const torch::Tensor& betas) {
-    // Points are built one chunk at a time, so memory stays at chunk_size images whatever the grid.
+  // On the device: the uniform cuts and grid are evaluated together and copied to the host once.
+  const auto plane_on_device = [&](const torch::Tensor& alphas, const torch::Tensor& betas) {
     const torch::Tensor alphas_on_device = alphas.to(options);
     const torch::Tensor betas_on_device = betas.to(options);
     std::vector<torch::Tensor> parts;
@@ -307,49 +473,61 @@ LandscapeResult compute_landscape(Classifier& model, const torch::Tensor& x0, in
     }
     return torch::cat(parts, 1);
   };
+  const PlaneEvaluator plane = [&](const torch::Tensor& alphas, const torch::Tensor& betas) {
+    return plane_on_device(alphas, betas).cpu();
+  };
   result.coordinates_1d = torch::linspace(-range, range, config.resolution_1d, torch::kFloat64);
   const torch::Tensor zeros_1d = torch::zeros_like(result.coordinates_1d);
   const int64_t n = config.resolution_2d;
   result.coordinates_2d = torch::linspace(-range, range, n, torch::kFloat64);
   const torch::Tensor alphas = result.coordinates_2d.repeat_interleave(n);
   const torch::Tensor betas = result.coordinates_2d.repeat({n});
-  // The two cuts and the grid, copied to the host once.
   const torch::Tensor all =
-      torch::cat({plane(result.coordinates_1d, zeros_1d), plane(zeros_1d, result.coordinates_1d),
-                  plane(alphas, betas)},
+      torch::cat({plane_on_device(result.coordinates_1d, zeros_1d),
+                  plane_on_device(zeros_1d, result.coordinates_1d), plane_on_device(alphas, betas)},
                  1)
           .cpu();
   const int64_t n1 = config.resolution_1d;
   result.cut_adversarial = all.slice(1, 0, n1).contiguous();
   result.cut_random = all.slice(1, n1, 2 * n1).contiguous();
   result.grid = all.slice(1, 2 * n1).reshape({-1, n, n}).contiguous();
+  result.coordinates_adversarial = result.coordinates_1d;
+  result.coordinates_random = result.coordinates_1d;
+  const int64_t quantities = all.size(0);
+  result.refined_points = torch::zeros({0, 2}, torch::kFloat64);
+  result.refined_grid = torch::zeros({quantities, 0}, all.scalar_type());
+  result.adaptive = config.sampling == LandscapeSampling::kAdaptive;
+  if (result.adaptive) {
+    const double width = config.boundary_tolerance * range;
+    std::tie(result.coordinates_adversarial, result.cut_adversarial) =
+        refine_cut(result.coordinates_1d, result.cut_adversarial, width,
+                   [&](const torch::Tensor& at) { return plane(at, torch::zeros_like(at)); });
+    std::tie(result.coordinates_random, result.cut_random) =
+        refine_cut(result.coordinates_1d, result.cut_random, width,
+                   [&](const torch::Tensor& at) { return plane(torch::zeros_like(at), at); });
+    std::tie(result.refined_points, result.refined_grid) =
+        refine_grid(result.grid[kDecision], range, width, plane);
+  }
 
-  const int64_t decision = 1, predicted = 4;
   result.boundary_adversarial_positive =
-      first_zero_distance(result.coordinates_1d, result.cut_adversarial[decision], +1);
+      first_zero_distance(result.coordinates_adversarial, result.cut_adversarial[kDecision], +1);
   result.boundary_adversarial_negative =
-      first_zero_distance(result.coordinates_1d, result.cut_adversarial[decision], -1);
+      first_zero_distance(result.coordinates_adversarial, result.cut_adversarial[kDecision], -1);
   result.boundary_random_positive =
-      first_zero_distance(result.coordinates_1d, result.cut_random[decision], +1);
+      first_zero_distance(result.coordinates_random, result.cut_random[kDecision], +1);
   result.boundary_random_negative =
-      first_zero_distance(result.coordinates_1d, result.cut_random[decision], -1);
+      first_zero_distance(result.coordinates_random, result.cut_random[kDecision], -1);
   const torch::Tensor radius = (alphas.pow(2) + betas.pow(2)).sqrt().view({n, n});
   const torch::Tensor within = radius <= config.epsilon + 1e-12;
-  const torch::Tensor correct = result.grid[predicted].eq(static_cast<double>(label));
+  const torch::Tensor correct = result.grid[kPredicted].eq(static_cast<double>(label));
   result.correct_fraction_within_epsilon =
       (correct & within).sum().item<double>() / within.sum().item<double>();
-  // Finite-difference slopes of S between neighbouring cut points that both lie within ε.
-  const torch::Tensor inside = result.coordinates_1d.abs() <= config.epsilon + 1e-12;
-  const torch::Tensor pair_inside = inside.slice(0, 1) & inside.slice(0, 0, -1);
-  const double spacing = (result.coordinates_1d[1] - result.coordinates_1d[0]).item<double>();
   std::vector<torch::Tensor> slopes;
-  for (const torch::Tensor& cut : {result.cut_adversarial[decision], result.cut_random[decision]}) {
-    const torch::Tensor differences = (cut.slice(0, 1) - cut.slice(0, 0, -1)).abs() / spacing;
-    slopes.push_back(differences.masked_select(pair_inside));
-  }
+  add_slopes(result.coordinates_adversarial, result.cut_adversarial[kDecision], config.epsilon,
+             slopes);
+  add_slopes(result.coordinates_random, result.cut_random[kDecision], config.epsilon, slopes);
   const torch::Tensor all_slopes = torch::cat(slopes);
-  result.mean_abs_slope =
-      all_slopes.numel() ? all_slopes.to(torch::kFloat64).mean().item<double>() : 0.0;
+  result.mean_abs_slope = all_slopes.numel() ? all_slopes.mean().item<double>() : 0.0;
   return result;
 }
 

@@ -27,6 +27,12 @@ enum class AdversarialDirection { kSign, kGradient, kPgd, kMetric };
 const EnumNames<AdversarialDirection>& adversarial_direction_names();
 enum class RandomDirection { kRademacher, kGaussian };
 const EnumNames<RandomDirection>& random_direction_names();
+// uniform: the cuts and the grid at their resolutions, nothing more.
+// adaptive: the same points, then more where the decision surface S changes sign, until each
+//   crossing is bracketed within boundary_tolerance·range: bisection on the cuts, quadtree cells on
+//   the grid (a crossing that enters and leaves a coarse cell between its corners is not seen).
+enum class LandscapeSampling { kUniform, kAdaptive };
+const EnumNames<LandscapeSampling>& landscape_sampling_names();
 
 struct LandscapeConfig {
   AdversarialDirection adversarial_direction = AdversarialDirection::kSign;
@@ -36,8 +42,10 @@ struct LandscapeConfig {
   double range = 0;             // the cuts and the grid span [−range, range]; 0: 3·epsilon
   int64_t resolution_1d = 101;  // odd, so the centre is x0
   int64_t resolution_2d = 51;   // odd
-  bool clip = true;             // clip points to [0,1]
-  int64_t chunk_size = 1024;    // points per forward pass: the memory cap
+  LandscapeSampling sampling = LandscapeSampling::kUniform;
+  double boundary_tolerance = 1e-3;  // adaptive: bracket width at S = 0, as a fraction of range
+  bool clip = true;                  // clip points to [0,1]
+  int64_t chunk_size = 1024;         // points per forward pass: the memory cap
   uint64_t seed = 0;
   AttackConfig pgd = make_attack_config("pgd");  // adversarial_direction pgd (ε from `epsilon`)
   MetricConfig metric;  // the divergence surface's settings (and the metric direction's)
@@ -46,7 +54,8 @@ struct LandscapeConfig {
   void set(const std::string& key, const std::string& value);
   void validate() const;
   double effective_range() const { return range > 0 ? range : 3 * epsilon; }
-  // Every setting with its effective value; pgd.* only for the pgd direction.
+  // Every setting with its effective value; pgd.* only for the pgd direction; sampling and
+  // boundary_tolerance only when adaptive (so the keys, hence the seeds, of uniform settings stay).
   SettingEntries entries() const;
 };
 
@@ -65,11 +74,17 @@ Directions landscape_directions(Classifier& model, const torch::Tensor& x0, int6
                                 int64_t sample_id, const LandscapeConfig& config);
 
 struct LandscapeResult {
-  torch::Tensor coordinates_1d;   // [n1] α values of the cuts
-  torch::Tensor cut_adversarial;  // [Q, n1] along d1
-  torch::Tensor cut_random;       // [Q, n1] along d2
+  torch::Tensor coordinates_1d;  // [n1] the uniform α values of the cuts
+  // Each cut's sampling points, increasing: coordinates_1d, plus the refinement when adaptive.
+  torch::Tensor coordinates_adversarial, coordinates_random;  // [m1], [m2]
+  torch::Tensor cut_adversarial;  // [Q, m1] along d1 at coordinates_adversarial
+  torch::Tensor cut_random;       // [Q, m2] along d2 at coordinates_random
   torch::Tensor coordinates_2d;   // [n2] α (and β) values of the grid
   torch::Tensor grid;             // [Q, n2, n2]: grid[q][i][j] at x0 + α_i·d1 + β_j·d2
+  // Adaptive: the points added to the grid near S = 0 ([R, 2] as (α, β)) and their values [Q, R];
+  // R = 0 when uniform.
+  torch::Tensor refined_points, refined_grid;
+  bool adaptive = false;  // sampling was adaptive
   Directions directions;
   // Derived numbers: distance along +d1, −d1, +d2, −d2 to the first zero of S (linear interpolation
   // between grid points; +inf when S keeps its sign within the range).
@@ -88,8 +103,9 @@ LandscapeResult compute_landscape(Classifier& model, const torch::Tensor& x0, in
 torch::Tensor landscape_quantities_at(Classifier& model, const torch::Tensor& x0, int64_t label,
                                       const torch::Tensor& points, const LandscapeConfig& config);
 
-// First zero crossing of `values` (sampled at `coordinates`, increasing) going outward from the
-// centre index towards larger (direction = +1) or smaller (−1) coordinates; +inf if none.
+// First zero crossing of `values` (sampled at `coordinates`, increasing, one of them 0) going
+// outward from the coordinate 0 towards larger (direction = +1) or smaller (−1) coordinates,
+// interpolated linearly between the two points around it; +inf if none.
 double first_zero_distance(const torch::Tensor& coordinates, const torch::Tensor& values,
                            int direction);
 

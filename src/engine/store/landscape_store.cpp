@@ -35,6 +35,13 @@ void add_landscape_sample(Record& record, int64_t sample_id, int64_t label, int6
   record.datasets[group + "/grid"] = result.grid;
   record.datasets[group + "/direction_adversarial"] = result.directions.adversarial;
   record.datasets[group + "/direction_random"] = result.directions.random;
+  if (result.adaptive) {
+    // Adaptive sampling: each cut's own points, and the points added to the grid near S = 0.
+    record.datasets[group + "/coordinates_adversarial"] = result.coordinates_adversarial;
+    record.datasets[group + "/coordinates_random"] = result.coordinates_random;
+    record.datasets[group + "/refined_points"] = result.refined_points;
+    record.datasets[group + "/refined_grid"] = result.refined_grid;
+  }
   const std::map<std::string, AttributeValue> attributes = {
       {"sample_id", sample_id},
       {"label", label},

@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
+#include <utility>
+#include <vector>
+
 #include "core/attack/objectives.hpp"
 #include "core/landscape/landscape.hpp"
 #include "core/runtime/device.hpp"
@@ -14,9 +18,9 @@ namespace robustscope {
 namespace {
 
 BuiltinClassifier small_cnn() {
-  seed_all(4);
   BuiltinClassifier model(ArchitectureConfig::for_dataset("small-cnn", dataset_info("mnist"),
                                                           {{"channels", 4}, {"hidden", 16}}));
+  testing::redraw_parameters(model, 4);
   model.set_training(false);
   return model;
 }
@@ -182,6 +186,145 @@ TEST(Landscape, MarginDirectionExistsWhereTheSoftmaxSaturates) {
                        (weight[runner_up] - weight[label]).sign());
 }
 
+// The four boundary distances of a landscape: +d1, −d1, +d2, −d2.
+std::vector<double> boundaries(const LandscapeResult& result) {
+  return {result.boundary_adversarial_positive, result.boundary_adversarial_negative,
+          result.boundary_random_positive, result.boundary_random_negative};
+}
+
+TEST(Landscape, AdaptiveCutsFindTheFineUniformCutsBoundariesWithAQuarterOfTheirPasses) {
+  // A uniform cut of the tolerance's precision has 2/tolerance + 1 points; the adaptive one starts
+  // from 101 and bisects each sign change of S down to tolerance·range.
+  BuiltinClassifier model = small_cnn();
+  for (const uint64_t input_seed : {1, 2, 3}) {
+    const torch::Tensor x0 = mnist_like_input(input_seed);
+    int64_t label = 0;
+    {
+      torch::NoGradGuard no_grad;
+      label = model.forward(x0).argmax(1).item<int64_t>();
+    }
+    LandscapeConfig uniform;
+    uniform.epsilon = 0.3;
+    uniform.range = 1.0;
+    uniform.resolution_2d = 3;  // the grid is not under test here
+    uniform.resolution_1d = 2001;
+    LandscapeConfig adaptive = uniform;
+    adaptive.resolution_1d = 101;
+    adaptive.sampling = LandscapeSampling::kAdaptive;
+    const double tolerance = adaptive.boundary_tolerance * adaptive.range;
+    const LandscapeResult fine = compute_landscape(model, x0, label, 0, uniform);
+    const LandscapeResult refined = compute_landscape(model, x0, label, 0, adaptive);
+    const std::vector<double> expected = boundaries(fine), found = boundaries(refined);
+    int finite = 0;
+    for (size_t k = 0; k < expected.size(); ++k) {
+      if (std::isinf(expected[k])) {
+        EXPECT_TRUE(std::isinf(found[k])) << "input " << input_seed << ", boundary " << k;
+      } else {
+        ++finite;
+        EXPECT_NEAR(found[k], expected[k], tolerance)
+            << "input " << input_seed << ", boundary " << k;
+      }
+    }
+    EXPECT_GE(finite, 1) << "input " << input_seed << ": no boundary within the range to compare";
+    for (const auto& [coordinates, cut] :
+         {std::pair{refined.coordinates_adversarial, refined.cut_adversarial},
+          std::pair{refined.coordinates_random, refined.cut_random}}) {
+      EXPECT_LE(coordinates.size(0), 2001 / 4) << "input " << input_seed;
+      EXPECT_TRUE(torch::equal(coordinates, std::get<0>(coordinates.sort())));
+      ASSERT_EQ(cut.size(1), coordinates.size(0));
+      // Every sign change of S between neighbouring points is bracketed within the tolerance.
+      const torch::Tensor positive = cut[1] > 0;
+      const torch::Tensor changes = positive.slice(0, 1) != positive.slice(0, 0, -1);
+      const torch::Tensor gaps = coordinates.slice(0, 1) - coordinates.slice(0, 0, -1);
+      if (changes.any().item<bool>()) {
+        EXPECT_LE(gaps.masked_select(changes).max().item<double>(), tolerance * (1 + 1e-9))
+            << "input " << input_seed;
+      }
+    }
+    // Each added point of the adversarial cut is the surface there.
+    const torch::Tensor d1 = refined.directions.adversarial.unsqueeze(0);
+    const torch::Tensor points =
+        (x0 + refined.coordinates_adversarial.to(torch::kFloat32).view({-1, 1, 1, 1}) * d1)
+            .clamp(0, 1);
+    EXPECT_TENSORS_CLOSE(refined.cut_adversarial,
+                         landscape_quantities_at(model, x0, label, points, adaptive), 1e-5, 1e-4);
+  }
+}
+
+TEST(Landscape, AdaptiveGridRefinesEveryFineCellTheBoundaryCrosses) {
+  // A two-class linear model without clipping: S is linear on the plane, so a cell the boundary
+  // crosses has corners of both signs at every level, and refinement must reach every crossed cell
+  // of the uniform grid at the finest spacing.
+  BuiltinClassifier model = testing::linear_model(4, 5, 2, 9);
+  auto generator = at::detail::createCPUGenerator(3);
+  const torch::Tensor x0 = 0.4 + 0.2 * torch::rand({1, 1, 4, 5}, generator);
+  int64_t label = 0;
+  {
+    torch::NoGradGuard no_grad;
+    label = model.forward(x0).argmax(1).item<int64_t>();
+  }
+  LandscapeConfig adaptive;
+  adaptive.epsilon = 0.1;
+  adaptive.range = 0.6;
+  adaptive.clip = false;
+  adaptive.resolution_1d = 11;
+  adaptive.resolution_2d = 11;  // coarse spacing 0.12 = 0.2·range
+  adaptive.sampling = LandscapeSampling::kAdaptive;
+  adaptive.boundary_tolerance = 0.01;  // 5 levels: the finest spacing is 0.2·range/32
+  const LandscapeResult refined = compute_landscape(model, x0, label, 0, adaptive);
+  const int64_t fine_side = 10 * 32 + 1;
+  LandscapeConfig uniform = adaptive;
+  uniform.sampling = LandscapeSampling::kUniform;
+  uniform.resolution_2d = fine_side;
+  uniform.resolution_1d = 3;
+  const LandscapeResult fine = compute_landscape(model, x0, label, 0, uniform);
+  ASSERT_GT(refined.refined_points.size(0), 0) << "the boundary does not cross the plane";
+  // Every point the refinement added equals the fine grid at that lattice point.
+  const double spacing = 2 * 0.6 / (fine_side - 1);
+  const torch::Tensor lattice = ((refined.refined_points + 0.6) / spacing).round().to(torch::kLong);
+  EXPECT_TENSORS_CLOSE(refined.refined_points, lattice.to(torch::kFloat64) * spacing - 0.6, 1e-12,
+                       0);
+  const torch::Tensor at_lattice =
+      fine.grid.index({torch::indexing::Slice(), lattice.select(1, 0), lattice.select(1, 1)});
+  EXPECT_TENSORS_CLOSE(refined.refined_grid, at_lattice, 1e-4, 1e-4);
+  // Every fine cell with corners of both signs has its four corners among the sampled points.
+  const torch::Tensor positive = fine.grid[1] > 0;
+  torch::Tensor sampled = torch::zeros({fine_side, fine_side}, torch::kBool);
+  sampled.index_put_({torch::indexing::Slice(torch::indexing::None, torch::indexing::None, 32),
+                      torch::indexing::Slice(torch::indexing::None, torch::indexing::None, 32)},
+                     true);
+  sampled.index_put_({lattice.select(1, 0), lattice.select(1, 1)}, true);
+  const auto corner = [&](const torch::Tensor& grid, int64_t di, int64_t dj) {
+    return grid.slice(0, di, fine_side - 1 + di).slice(1, dj, fine_side - 1 + dj);
+  };
+  const torch::Tensor crossed = (corner(positive, 0, 0) != corner(positive, 1, 0)) |
+                                (corner(positive, 0, 0) != corner(positive, 0, 1)) |
+                                (corner(positive, 0, 0) != corner(positive, 1, 1));
+  const torch::Tensor covered =
+      corner(sampled, 0, 0) & corner(sampled, 1, 0) & corner(sampled, 0, 1) & corner(sampled, 1, 1);
+  ASSERT_GT(crossed.sum().item<int64_t>(), 0);
+  EXPECT_EQ((crossed & covered.logical_not()).sum().item<int64_t>(), 0)
+      << "of " << crossed.sum().item<int64_t>() << " crossed fine cells";
+  // With at most a quarter of the fine grid's forward passes (here far fewer).
+  EXPECT_LE(refined.forward_passes, fine_side * fine_side / 4);
+  EXPECT_LE(refined.refined_points.size(0), 40 * crossed.sum().item<int64_t>());
+}
+
+TEST(Landscape, UniformSamplingAddsNothingAndRecordsNoAdaptiveSettings) {
+  BuiltinClassifier model = small_cnn();
+  const torch::Tensor x0 = mnist_like_input(1);
+  LandscapeConfig config = small_config();
+  const LandscapeResult result = compute_landscape(model, x0, 3, 0, config);
+  EXPECT_FALSE(result.adaptive);
+  EXPECT_EQ(result.refined_points.size(0), 0);
+  EXPECT_TRUE(torch::equal(result.coordinates_adversarial, result.coordinates_1d));
+  EXPECT_EQ(result.forward_passes, 1 + 2 * 11 + 7 * 7);
+  EXPECT_EQ(config.entries().count("sampling"), 0u);
+  config.set("sampling", "adaptive");
+  EXPECT_EQ(config.entries().count("sampling"), 1u);
+  EXPECT_EQ(config.entries().count("boundary_tolerance"), 1u);
+}
+
 TEST(Landscape, BadSettingsAreNamed) {
   LandscapeConfig config;
   config.resolution_2d = 50;
@@ -196,6 +339,11 @@ TEST(Landscape, BadSettingsAreNamed) {
   config.direction_loss = Loss::kDlr;
   EXPECT_ERROR_CONTAINING(config.validate(), "direction_loss: \"dlr\" cannot be used");
   EXPECT_ERROR_CONTAINING(config.set("clip", "maybe"), "\"maybe\" is not true or false");
+  EXPECT_ERROR_CONTAINING(config.set("sampling", "dense"),
+                          "\"dense\" is unknown (known: uniform, adaptive)");
+  config = LandscapeConfig();
+  config.boundary_tolerance = 0;
+  EXPECT_ERROR_CONTAINING(config.validate(), "boundary_tolerance: must be in (0, 0.5]");
 }
 
 }  // namespace
