@@ -20,6 +20,7 @@
 #include "core/runtime/device.hpp"
 #include "core/runtime/host_memory.hpp"
 #include "core/runtime/host_sync.hpp"
+#include "core/runtime/step_graph.hpp"
 
 namespace po = boost::program_options;
 using namespace robustscope;
@@ -235,6 +236,20 @@ int main(int argc, char** argv) {
            rate(pgd_timing) * steps / ceiling_rate, bench::peak_memory_mib()},
           json);
 
+      // On a GPU of a build with CUDA graphs: the same PGD with its steps replayed as a graph.
+      const bool graphs_by_default = cuda_graphs_enabled();
+      if (cuda_graphs_supported(device)) {
+        set_cuda_graphs(!graphs_by_default);
+        const bench::Timing other_timing =
+            bench::measure(repetitions, [&] { run_attack(model, x, labels, ids, pgd); });
+        set_cuda_graphs(graphs_by_default);
+        bench::print_row({prefix + "PGD-" + std::to_string(steps) + " (C++, CUDA graphs " +
+                              (graphs_by_default ? "off)" : "on)"),
+                          rate(other_timing), spread(other_timing),
+                          rate(other_timing) * steps / ceiling_rate, bench::peak_memory_mib()},
+                         json);
+      }
+
       // Host synchronisations of one PGD-K run: a GPU stalls at each, so they must not grow with K.
       int64_t pgd_syncs = 0;
       {
@@ -252,6 +267,17 @@ int main(int argc, char** argv) {
                         rate(metric_timing), spread(metric_timing),
                         rate(metric_timing) * steps / ceiling_rate, bench::peak_memory_mib()},
                        json);
+      if (cuda_graphs_supported(device)) {
+        set_cuda_graphs(!graphs_by_default);
+        const bench::Timing other_timing =
+            bench::measure(repetitions, [&] { compute_metric(model, x, ids, metric); });
+        set_cuda_graphs(graphs_by_default);
+        bench::print_row({prefix + "metric, " + std::to_string(steps) +
+                              " steps (C++, CUDA graphs " + (graphs_by_default ? "off)" : "on)"),
+                          rate(other_timing), spread(other_timing),
+                          rate(other_timing) * steps / ceiling_rate, bench::peak_memory_mib()},
+                         json);
+      }
       // The certified bound (CROWN) for the batch, in forward+backward passes of the batch.
       std::string why;
       if (can_bound(model, why)) {

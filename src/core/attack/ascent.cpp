@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "core/error.hpp"
+#include "core/runtime/step_graph.hpp"
 
 namespace robustscope {
 namespace {
@@ -37,8 +38,9 @@ torch::Tensor FixedStep::propose(const IterateState& state) {
 void ApgdStep::begin(const IterateState& start) {
   const int64_t n = start.x.size(0);
   step_size_ = torch::full({n}, 2.0 * start.threat.epsilon, start.x.options());
-  previous_x_ = start.x;
-  best_x_ = start.x;
+  // Copies: the loop updates its iterate in place.
+  previous_x_ = start.x.clone();
+  best_x_ = start.x.clone();
   best_gradient_ = start.gradient;
   best_value_ = start.value;
   best_value_at_last_check_ = start.value;
@@ -87,12 +89,26 @@ torch::Tensor ApgdStep::propose(const IterateState& state) {
     }
   }
   const torch::Tensor momentum = x - previous_x_;
-  previous_x_ = x;
+  previous_x_ = x.clone();
   const double alpha = state.step == 0 ? 1.0 : 0.75;
   const torch::Tensor z = state.threat.project(
       x + per_sample_view(step_size_, x) * state.threat.ascent_direction(gradient), state.clean);
   return state.threat.project(x + alpha * (z - x) + (1 - alpha) * momentum, state.clean);
 }
+
+namespace {
+
+// One restart's state on the device. Every step updates it in place, so that a step captured as a
+// CUDA graph replays on the same memory; the eager path runs the same code.
+struct RestartState {
+  torch::Tensor x, best_x, best_value, best_step, fooled, first_fooled_x;
+  torch::Tensor best_logits, fooled_logits;  // [count, K]
+  torch::Tensor trace;                       // [count, steps + 1] when recorded
+  torch::Tensor finite_steps;                // [steps + 1]: every objective value finite
+  torch::Tensor step;                        // 0-dim int64: the step being evaluated
+};
+
+}  // namespace
 
 AscentResult run_ascent(Classifier& model, const torch::Tensor& clean, const Targets& targets,
                         const torch::Tensor& sample_ids, const Objective& objective,
@@ -112,6 +128,9 @@ AscentResult run_ascent(Classifier& model, const torch::Tensor& clean, const Tar
     result.trace = torch::full({n, settings.restarts, settings.steps + 1},
                                std::numeric_limits<float>::quiet_NaN(), torch::kFloat32);
   }
+  // With CUDA graphs enabled, steps 2.. of a restart replay a captured step on a GPU; the first two
+  // run eagerly (they warm up autograd, and step 0 starts the rule).
+  const bool replay_steps = rule.capturable() && cuda_graphs_available(clean.device());
   const torch::Tensor all = torch::arange(n, options.dtype(torch::kInt64));
   for (int64_t restart = 0; restart < settings.restarts; ++restart) {
     // The samples this restart runs on: one host synchronisation per restart, none per step.
@@ -124,59 +143,76 @@ AscentResult run_ascent(Classifier& model, const torch::Tensor& clean, const Tar
     };
     const torch::Tensor x0 = take(clean);
     const Targets active_targets = subset ? targets.select(active) : targets;
-    torch::Tensor x = random_start(threat, settings.start, settings.gaussian_scale, x0,
-                                   subset ? sample_ids.index_select(0, active.cpu()) : sample_ids,
-                                   settings.seed, restart);
-    // This restart's bookkeeping, with fixed shapes on the device: best and first-fooled iterates
-    // selected by torch::where, written back to the whole batch once the restart ends.
-    torch::Tensor best_x = take(result.best_x), best_value = take(result.best_value);
-    torch::Tensor best_step = take(result.best_step), fooled = take(result.fooled);
-    torch::Tensor first_fooled_x = take(fooled_x);
-    torch::Tensor restart_best_logits, restart_fooled_logits;
-    torch::Tensor trace;
-    if (settings.record_trace) trace = torch::empty({count, settings.steps + 1}, options);
-    // Per step: whether every objective value was finite; read after the loop.
-    const torch::Tensor finite_steps =
-        torch::empty({settings.steps + 1}, options.dtype(torch::kBool));
-    for (int64_t step = 0; step <= settings.steps; ++step) {
-      const bool last = step == settings.steps;
-      const Evaluation evaluation = evaluate(model, x, active_targets, objective, !last);
+    RestartState s;
+    s.x = random_start(threat, settings.start, settings.gaussian_scale, x0,
+                       subset ? sample_ids.index_select(0, active.cpu()) : sample_ids,
+                       settings.seed, restart)
+              .clone();
+    s.best_x = take(result.best_x);
+    s.best_value = take(result.best_value);
+    s.best_step = take(result.best_step);
+    s.fooled = take(result.fooled);
+    s.first_fooled_x = take(fooled_x);
+    if (settings.record_trace) s.trace = torch::empty({count, settings.steps + 1}, options);
+    s.finite_steps = torch::empty({settings.steps + 1}, options.dtype(torch::kBool));
+    s.step = torch::zeros({}, options.dtype(torch::kInt64));
+    int64_t host_step = 0;  // the step as the host sees it (eager steps only)
+
+    // Evaluates the iterate of step s.step, keeps the best and the first fooled iterate, and
+    // (unless last) moves to the next iterate. No host synchronisation.
+    const auto advance = [&](bool last) {
+      const Evaluation evaluation = evaluate(model, s.x, active_targets, objective, !last);
       if (!best_logits.defined()) {
         best_logits = torch::zeros({n, evaluation.logits.size(1)}, evaluation.logits.options());
         fooled_logits = torch::zeros_like(best_logits);
       }
-      if (!restart_best_logits.defined()) {
-        restart_best_logits = take(best_logits);
-        restart_fooled_logits = take(fooled_logits);
+      if (!s.best_logits.defined()) {
+        s.best_logits = take(best_logits);
+        s.fooled_logits = take(fooled_logits);
       }
-      (last ? result.forward_passes : result.forward_backward_passes) += count;
-      finite_steps.select(0, step).copy_(evaluation.value.isfinite().all());
+      const torch::Tensor at_step = s.step.view({1});
+      s.finite_steps.index_copy_(0, at_step, evaluation.value.isfinite().all().view({1}));
 
-      const torch::Tensor improved = evaluation.value > best_value;
-      const torch::Tensor improved_rows = per_sample_view(improved, x);
-      best_x = torch::where(improved_rows, x, best_x);
-      best_value = torch::where(improved, evaluation.value, best_value);
-      best_step = best_step.masked_fill(improved, step);
-      restart_best_logits =
-          torch::where(improved.unsqueeze(1), evaluation.logits, restart_best_logits);
+      const torch::Tensor improved = evaluation.value > s.best_value;
+      s.best_x.copy_(torch::where(per_sample_view(improved, s.x), s.x, s.best_x));
+      s.best_value.copy_(torch::where(improved, evaluation.value, s.best_value));
+      s.best_step.copy_(torch::where(improved, s.step, s.best_step));
+      s.best_logits.copy_(torch::where(improved.unsqueeze(1), evaluation.logits, s.best_logits));
 
       const torch::Tensor newly_fooled =
-          evaluation.logits.argmax(1).ne(active_targets.labels) & fooled.logical_not();
-      first_fooled_x = torch::where(per_sample_view(newly_fooled, x), x, first_fooled_x);
-      restart_fooled_logits =
-          torch::where(newly_fooled.unsqueeze(1), evaluation.logits, restart_fooled_logits);
-      fooled = fooled | newly_fooled;
+          evaluation.logits.argmax(1).ne(active_targets.labels) & s.fooled.logical_not();
+      s.first_fooled_x.copy_(
+          torch::where(per_sample_view(newly_fooled, s.x), s.x, s.first_fooled_x));
+      s.fooled_logits.copy_(
+          torch::where(newly_fooled.unsqueeze(1), evaluation.logits, s.fooled_logits));
+      s.fooled.logical_or_(newly_fooled);
 
-      if (settings.record_trace) trace.select(1, step).copy_(evaluation.value);
-      if (last) break;
+      if (settings.record_trace) s.trace.index_copy_(1, at_step, evaluation.value.unsqueeze(1));
+      if (last) return;
       const IterateState state{
-          x0, x, evaluation.value, evaluation.gradient, step, settings.steps, threat};
-      if (step == 0) rule.begin(state);
-      x = threat.project(rule.propose(state), x0).detach();
+          x0, s.x, evaluation.value, evaluation.gradient, host_step, settings.steps, threat};
+      if (host_step == 0) rule.begin(state);
+      s.x.copy_(threat.project(rule.propose(state), x0));
+      s.step.add_(1);
+    };
+    constexpr int64_t kEagerSteps = 2;
+    if (replay_steps && settings.steps > kEagerSteps) {
+      run_captured(
+          [&] {
+            advance(false);
+            ++host_step;
+          },
+          settings.steps, kEagerSteps, clean.device());
+    } else {
+      for (; host_step < settings.steps; ++host_step) advance(false);
     }
-    if (!finite_steps.all().item<bool>()) {
+    advance(true);
+    result.forward_backward_passes += count * settings.steps;
+    result.forward_passes += count;
+
+    if (!s.finite_steps.all().item<bool>()) {
       const int64_t bad_step =
-          finite_steps.logical_not().to(torch::kInt64).argmax().item<int64_t>();
+          s.finite_steps.logical_not().to(torch::kInt64).argmax().item<int64_t>();
       throw Error("model output", "the objective is NaN or infinite at step " +
                                       std::to_string(bad_step) +
                                       " (the model produced non-finite logits?)");
@@ -187,18 +223,18 @@ AscentResult run_ascent(Classifier& model, const torch::Tensor& clean, const Tar
       else
         whole = part;
     };
-    put(result.best_x, best_x);
-    put(result.best_value, best_value);
-    put(result.best_step, best_step);
-    put(result.fooled, fooled);
-    put(fooled_x, first_fooled_x);
-    put(best_logits, restart_best_logits);
-    put(fooled_logits, restart_fooled_logits);
-    put(result.last_x, x);
+    put(result.best_x, s.best_x);
+    put(result.best_value, s.best_value);
+    put(result.best_step, s.best_step);
+    put(result.fooled, s.fooled);
+    put(fooled_x, s.first_fooled_x);
+    put(best_logits, s.best_logits);
+    put(fooled_logits, s.fooled_logits);
+    put(result.last_x, s.x);
     if (settings.record_trace) {
       // One copy to the host per restart.
       result.trace.select(1, restart)
-          .index_copy_(0, active.cpu(), trace.to(torch::kCPU, torch::kFloat32));
+          .index_copy_(0, active.cpu(), s.trace.to(torch::kCPU, torch::kFloat32));
     }
   }
   result.fooled_x = torch::where(per_sample_view(result.fooled, clean), fooled_x, result.best_x);

@@ -32,8 +32,12 @@ class StepRule {
   virtual ~StepRule() = default;
   // Called at step 0 of every restart: reset any per-restart state.
   virtual void begin(const IterateState& start) = 0;
-  // The next iterate; the loop projects it onto the ball and the box.
+  // The next iterate; the loop projects it onto the ball and the box. The loop updates its
+  // iterate in place: a rule keeps copies, never state.x itself.
   virtual torch::Tensor propose(const IterateState& state) = 0;
+  // Whether propose() is the same device computation at every step after the first (no host
+  // state, no host synchronisation), so that a step can be captured and replayed as a CUDA graph.
+  virtual bool capturable() const { return false; }
 };
 
 // x + α·d(∇), with d the threat model's steepest-ascent direction (sign for L∞, unit L2 gradient):
@@ -43,6 +47,7 @@ class FixedStep : public StepRule {
   explicit FixedStep(double step_size) : step_size_(step_size) {}
   void begin(const IterateState&) override {}
   torch::Tensor propose(const IterateState& state) override;
+  bool capturable() const override { return true; }
 
  private:
   double step_size_;
@@ -98,7 +103,9 @@ struct AscentResult {
 // taken with respect to the input only). Each restart costs `steps` forward+backward passes and one
 // forward pass per sample. A non-finite objective throws Error naming the first such step. The
 // bookkeeping has fixed shapes on the device: the host waits for the device once per restart (to
-// choose the samples a restart runs on and to check finiteness), never per step.
+// choose the samples a restart runs on and to check finiteness), never per step. On a GPU with CUDA
+// graphs enabled (runtime/step_graph.hpp) and a capturable rule, steps after the second replay one
+// captured step: the same kernels on the same memory, so the same numbers as the eager loop.
 AscentResult run_ascent(Classifier& model, const torch::Tensor& clean, const Targets& targets,
                         const torch::Tensor& sample_ids, const Objective& objective,
                         const ThreatModel& threat, StepRule& rule, const AscentSettings& settings);

@@ -30,6 +30,11 @@ torch::Tensor mnist_like_input(uint64_t seed) {
   return torch::rand({1, 1, 28, 28}, generator);
 }
 
+int64_t predicted_class(BuiltinClassifier& model, const torch::Tensor& x0) {
+  torch::NoGradGuard no_grad;
+  return model.forward(x0).argmax(1).item<int64_t>();
+}
+
 LandscapeConfig small_config() {
   LandscapeConfig config;
   config.epsilon = 0.1;
@@ -71,11 +76,7 @@ TEST(Landscape, LinearModelDecisionSurfaceAlongTheSignDirectionIsLinearWithTheAn
   const auto [weight, bias] = testing::linear_weights(model);
   auto generator = at::detail::createCPUGenerator(3);
   const torch::Tensor x0 = 0.4 + 0.2 * torch::rand({1, 1, 4, 5}, generator);
-  int64_t label = 0;
-  {
-    torch::NoGradGuard no_grad;
-    label = model.forward(x0).argmax(1).item<int64_t>();
-  }
+  const int64_t label = predicted_class(model, x0);
   LandscapeConfig config = small_config();
   config.epsilon = 0.02;
   config.resolution_1d = 101;  // several cut points within ε for the slope
@@ -163,11 +164,7 @@ TEST(Landscape, MarginDirectionExistsWhereTheSoftmaxSaturates) {
     for (auto& parameter : model.parameters()) parameter.mul_(1e4);
   }
   const torch::Tensor x0 = torch::rand({1, 1, 4, 5});
-  int64_t label = 0;
-  {
-    torch::NoGradGuard no_grad;
-    label = model.forward(x0).argmax(1).item<int64_t>();
-  }
+  const int64_t label = predicted_class(model, x0);
   LandscapeConfig config;
   EXPECT_ERROR_CONTAINING(landscape_directions(model, x0, label, 0, config),
                           "the ce gradient is zero at sample 0");
@@ -198,11 +195,7 @@ TEST(Landscape, AdaptiveCutsFindTheFineUniformCutsBoundariesWithAQuarterOfTheirP
   BuiltinClassifier model = small_cnn();
   for (const uint64_t input_seed : {1, 2, 3}) {
     const torch::Tensor x0 = mnist_like_input(input_seed);
-    int64_t label = 0;
-    {
-      torch::NoGradGuard no_grad;
-      label = model.forward(x0).argmax(1).item<int64_t>();
-    }
+    const int64_t label = predicted_class(model, x0);
     LandscapeConfig uniform;
     uniform.epsilon = 0.3;
     uniform.range = 1.0;
@@ -258,11 +251,7 @@ TEST(Landscape, AdaptiveGridRefinesEveryFineCellTheBoundaryCrosses) {
   BuiltinClassifier model = testing::linear_model(4, 5, 2, 9);
   auto generator = at::detail::createCPUGenerator(3);
   const torch::Tensor x0 = 0.4 + 0.2 * torch::rand({1, 1, 4, 5}, generator);
-  int64_t label = 0;
-  {
-    torch::NoGradGuard no_grad;
-    label = model.forward(x0).argmax(1).item<int64_t>();
-  }
+  const int64_t label = predicted_class(model, x0);
   LandscapeConfig adaptive;
   adaptive.epsilon = 0.1;
   adaptive.range = 0.6;

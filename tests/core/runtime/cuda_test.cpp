@@ -12,6 +12,7 @@
 #include "core/metric/robustness_metric.hpp"
 #include "core/models/architectures.hpp"
 #include "core/runtime/device.hpp"
+#include "core/runtime/step_graph.hpp"
 #include "support/tensor_assertions.hpp"
 
 namespace robustscope {
@@ -88,6 +89,36 @@ TEST_F(Cuda, AttacksTheMetricAndLandscapesGiveTheCpusNumbers) {
       compute_landscape(gpu.model, gpu.images.slice(0, 0, 1), label, 0, landscape);
   EXPECT_TENSORS_CLOSE(grid_gpu.directions.random, grid_cpu.directions.random, 1e-6, 1e-5);
   EXPECT_TENSORS_CLOSE(grid_gpu.grid, grid_cpu.grid, 1e-3, 1e-3);
+}
+
+TEST_F(Cuda, ReplayedStepsGiveTheEagerLoopsNumbers) {
+  const torch::Device device(torch::kCUDA, 0);
+  if (!cuda_graphs_supported(device)) GTEST_SKIP() << "built without CUDA graphs";
+  const bool enabled = cuda_graphs_enabled();
+  Case gpu = small_cnn_case(device);
+  AttackConfig pgd = make_attack_config("pgd");
+  pgd.epsilon = 0.1;
+  pgd.steps = 10;
+  pgd.restarts = 2;  // the second restart runs on the unbroken samples only
+  MetricConfig metric;
+  metric.epsilon = 0.1;
+  metric.steps = 10;
+  metric.record_trace = true;
+  set_cuda_graphs(false);
+  const AttackOutcome eager_attack = run_attack(gpu.model, gpu.images, gpu.labels, gpu.ids, pgd);
+  const MetricResult eager_metric = compute_metric(gpu.model, gpu.images, gpu.ids, metric);
+  set_cuda_graphs(true);
+  const AttackOutcome replayed_attack = run_attack(gpu.model, gpu.images, gpu.labels, gpu.ids, pgd);
+  const MetricResult replayed_metric = compute_metric(gpu.model, gpu.images, gpu.ids, metric);
+  set_cuda_graphs(enabled);
+  EXPECT_TENSORS_EQUAL(replayed_attack.adversarial, eager_attack.adversarial);
+  EXPECT_TENSORS_EQUAL(replayed_attack.broken, eager_attack.broken);
+  EXPECT_TENSORS_EQUAL(replayed_attack.margin, eager_attack.margin);
+  EXPECT_EQ(replayed_attack.forward_backward_passes, eager_attack.forward_backward_passes);
+  EXPECT_TENSORS_EQUAL(replayed_metric.value, eager_metric.value);
+  EXPECT_TENSORS_EQUAL(replayed_metric.best_step, eager_metric.best_step);
+  EXPECT_TENSORS_EQUAL(replayed_metric.trace, eager_metric.trace);
+  EXPECT_GT(eager_metric.value.mean().item<double>(), 0);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "core/runtime/device.hpp"
+#include "core/runtime/step_graph.hpp"
 #include "support/temp_dir.hpp"
 
 namespace robustscope {
@@ -25,6 +26,24 @@ TEST(Device, SpellingsAndTheRankBinding) {
   } else {
     EXPECT_EQ(device_for_local_rank("auto", 1), torch::Device(torch::kCPU));
     EXPECT_ERROR_CONTAINING(device_for_local_rank("cuda", 0), "CUDA");
+  }
+}
+
+TEST(Device, StepsAreCapturedOnlyOnCudaDevicesOfABuildWithGraphsWhenAskedFor) {
+  EXPECT_FALSE(cuda_graphs_supported(torch::kCPU));
+  const torch::Device cuda(torch::kCUDA, 0);
+  if (!torch::cuda::is_available()) EXPECT_FALSE(cuda_graphs_supported(cuda));
+  const bool enabled = cuda_graphs_enabled();
+  set_cuda_graphs(false);
+  EXPECT_FALSE(cuda_graphs_available(cuda));  // off: the eager loop everywhere
+  set_cuda_graphs(true);
+  EXPECT_EQ(cuda_graphs_available(cuda), cuda_graphs_supported(cuda));
+  EXPECT_FALSE(cuda_graphs_available(torch::kCPU));
+  set_cuda_graphs(enabled);
+  if (!cuda_graphs_supported(cuda)) {
+    int calls = 0;
+    EXPECT_ERROR_CONTAINING(run_captured([&] { ++calls; }, 5, 2, cuda), "no CUDA graph support");
+    EXPECT_EQ(calls, 0);
   }
 }
 
