@@ -30,8 +30,8 @@ inline BuiltinClassifier linear_model(int64_t height, int64_t width, int64_t cla
 
 // Redraws every parameter of a network without normalisation layers from `seed`, in the scale of
 // LibTorch's default initialisation (weights and the biases that follow them uniform in
-// ±1/√fan_in). Tests that need a particular random network use this: LibTorch's own draws are not
-// the same in every version.
+// ±1/√fan_in), so a test's network depends on its seed alone, not on how a LibTorch version
+// initialises layers.
 inline void redraw_parameters(BuiltinClassifier& model, uint64_t seed) {
   auto generator = at::detail::createCPUGenerator(seed);
   torch::NoGradGuard no_grad;

@@ -202,7 +202,13 @@ Directions landscape_directions(Classifier& model, const torch::Tensor& x0, int6
                                    ? -logit_margin(logits, labels).sum()
                                    : torch::cross_entropy_loss(logits, labels);
     const torch::Tensor gradient = torch::autograd::grad({loss}, {input})[0][0];
-    if (!(gradient.abs().max().item<double>() > 0)) {
+    const double largest = gradient.abs().max().item<double>();
+    if (!std::isfinite(largest)) {
+      throw Error("adversarial_direction", "the " + loss_names().name(config.direction_loss) +
+                                               " gradient is not finite at sample " +
+                                               std::to_string(sample_id) + " (NaN or inf)");
+    }
+    if (!(largest > 0)) {
       throw Error("adversarial_direction",
                   "the " + loss_names().name(config.direction_loss) +
                       " gradient is zero at sample " + std::to_string(sample_id) +

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/error.hpp"
+#include "core/runtime/libtorch_compat.hpp"
 #include "core/settings.hpp"
 
 namespace robustscope {
@@ -251,7 +252,9 @@ torch::Tensor ImageClassifierImpl::forward(torch::Tensor images) {
   return body_->forward((images - mean_) / stddev_);
 }
 
-BuiltinClassifier::BuiltinClassifier(const ArchitectureConfig& config) : network_(config) {}
+BuiltinClassifier::BuiltinClassifier(const ArchitectureConfig& config) : network_(config) {
+  compat::turn_off_nnpack();
+}
 
 torch::Tensor BuiltinClassifier::forward(const torch::Tensor& images) {
   return network_->forward(images);

@@ -4,11 +4,13 @@
 #include <filesystem>
 
 #include "core/error.hpp"
+#include "core/runtime/libtorch_compat.hpp"
 
 namespace robustscope {
 
 TorchScriptClassifier::TorchScriptClassifier(const std::string& path, torch::Device device)
     : path_(path) {
+  compat::turn_off_nnpack();
   if (!std::filesystem::exists(path)) throw Error(path, "TorchScript model file does not exist");
   try {
     module_ = torch::jit::load(path, device);

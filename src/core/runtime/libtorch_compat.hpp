@@ -5,13 +5,16 @@
 // c10::Allocator: 1.13 declares `DataPtr allocate(size_t) const`; later 2.x releases declare it
 // without const and add a pure virtual `copy_data(void*, const void*, size_t) const`.
 // Conv2dOptions::padding(): a c10::variant in 1.13, a std::variant in 2.x (visited through ADL).
+// NNPACK: 2.x can switch it off (see turn_off_nnpack); 1.13 has no switch.
 #pragma once
 
+#include <ATen/Context.h>
 #include <c10/core/Allocator.h>
 #include <torch/nn/options/conv.h>
 
 #include <array>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <type_traits>
 
@@ -63,6 +66,23 @@ std::optional<std::array<int64_t, 2>> conv_padding(const Options& options) {
       },
       options.padding());
   return padding;
+}
+
+// NNPACK's convolution path in Debian 13's LibTorch 2.6 reads uninitialised memory: the input
+// gradient of a small CNN came out NaN whenever freed memory held NaNs (24 of 50 trials in plain
+// Python PyTorch 2.6, 0 of 50 with NNPACK off), which failed our landscape tests there. Models turn
+// it off before their first pass where LibTorch has the switch.
+template <typename Context>
+auto disable_nnpack(Context& context, int)
+    -> decltype(context.setUserEnabledNNPACK(false), void()) {
+  context.setUserEnabledNNPACK(false);
+}
+template <typename Context>
+void disable_nnpack(Context&, long) {}
+
+inline void turn_off_nnpack() {
+  static std::once_flag once;
+  std::call_once(once, [] { disable_nnpack(at::globalContext(), 0); });
 }
 
 }  // namespace robustscope::compat
