@@ -32,7 +32,9 @@ TEST(Device, SpellingsAndTheRankBinding) {
 TEST(Device, StepsAreCapturedOnlyOnCudaDevicesOfABuildWithGraphsWhenAskedFor) {
   EXPECT_FALSE(cuda_graphs_supported(torch::kCPU));
   const torch::Device cuda(torch::kCUDA, 0);
-  if (!torch::cuda::is_available()) EXPECT_FALSE(cuda_graphs_supported(cuda));
+  if (!torch::cuda::is_available()) {
+    EXPECT_FALSE(cuda_graphs_supported(cuda));
+  }
   const bool enabled = cuda_graphs_enabled();
   set_cuda_graphs(false);
   EXPECT_FALSE(cuda_graphs_available(cuda));  // off: the eager loop everywhere
