@@ -28,6 +28,7 @@ NAMES = {
     "kModelDataset": "dataset",
     "kModelHash": "hash",
     "kModelRecipe": "recipe",
+    "kModelBatchSize": "batch_size",
     "kKey": "key",
     "kSettingKey": "setting_key",
     "kId": "id",
@@ -127,6 +128,7 @@ MODEL_PATH = NAMES["kModelPath"]
 MODEL_DATASET = NAMES["kModelDataset"]
 MODEL_HASH = NAMES["kModelHash"]
 MODEL_RECIPE = NAMES["kModelRecipe"]
+MODEL_BATCH_SIZE = NAMES["kModelBatchSize"]
 KEY = NAMES["kKey"]
 SETTING_KEY = NAMES["kSettingKey"]
 ID = NAMES["kId"]

@@ -4,6 +4,7 @@
 
 #include "cli/command_options.hpp"
 #include "core/error.hpp"
+#include "engine/run/task_runner.hpp"
 #include "engine/spec/task_plan.hpp"
 #include "engine/store/result_store.hpp"
 
@@ -36,6 +37,12 @@ int plan_command(const Arguments& arguments) {
   ExperimentSpec spec = load_spec(spec_path);
   resolve_models(spec, /*allow_missing=*/true);
   check_procedures_against_data(spec);
+  const ResultStore store(spec.output);
+  if (spec.samples.batch_auto) {
+    const RecordedSpec recorded = store.recorded_spec();
+    resolve_batch_sizes(spec, recorded.text == spec.text ? recorded.models : Record(),
+                        [](const std::string& line) { std::printf("%s\n", line.c_str()); });
+  }
   const std::vector<Task> plan = plan_tasks(spec);
   std::printf(
       "spec %s (name %s, hash %s): %zu models x %zu procedure settings, %ld samples in shards of "
@@ -74,7 +81,6 @@ int plan_command(const Arguments& arguments) {
                                          : "robustscope prepare trains it");
     }
   }
-  const ResultStore store(spec.output);
   if (std::filesystem::exists(store.output()) || store.folder().exists()) {
     std::vector<std::string> notes;
     const size_t complete = store.completed_tasks(plan, notes).size();

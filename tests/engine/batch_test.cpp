@@ -118,6 +118,29 @@ TEST_F(Batch, OneTwoAndThreeRanksGiveIdenticalResultFiles) {
   expect_same_results(outputs[0], outputs[2]);
 }
 
+// batch_size: auto is measured on rank 0 and reaches every rank: two ranks write the file one rank
+// writes for the number it chose written in the spec. The MLPs take about 31 KiB a sample (input-
+// sized tensors only), so 33 samples fit 1 MiB, and 30 is the largest divisor of 60 below that.
+TEST_F(Batch, BatchSizeAutoReachesEveryRankAsTheNumberItChose) {
+  std::string text = sweep_spec(dir, 60);
+  const std::string sharding = "shard_size: 10, batch_size: 10";
+  text.replace(text.find(sharding), sharding.size(), "shard_size: 60, batch_size: 30");
+  const std::string numeric = write_spec(dir, text, "numeric.yaml");
+  text.replace(text.find("batch_size: 30"), 14, "batch_size: auto, batch_memory_mib: 1");
+  const std::string automatic = write_spec(dir, text, "auto.yaml");
+  const auto result = run(2, automatic, "--output " + dir.file("auto.h5") + " --quiet");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("model m2: batch_size 30 (31 KiB per sample"), std::string::npos)
+      << result.output;
+  ASSERT_EQ(run(1, numeric, "--output " + dir.file("numeric.h5") + " --quiet").exit_code, 0);
+  expect_same_results(dir.file("numeric.h5"), dir.file("auto.h5"));
+  const StoredResults stored = read_results(dir.file("auto.h5"));
+  EXPECT_EQ(stored.models.integer(schema::kModelBatchSize, "m1"), 30);
+  std::set<int64_t> ranks_used;
+  for (const auto& [id, record] : stored.tasks) ranks_used.insert(record.integer("rank"));
+  EXPECT_EQ(ranks_used.size(), 2u);
+}
+
 TEST_F(Batch, AKilledRunResumesToTheFileAnUninterruptedRunWrites) {
   const std::string spec = write_spec(dir, sweep_spec(dir, 120), "spec.yaml");
   const std::string reference = dir.file("reference.h5");

@@ -112,7 +112,7 @@ TEST(Spec, ANewModelFileOrBatchSizeMakesNewTasksWithTheSameSeeds) {
   ExperimentSpec retrained = spec;
   retrained.models[0].content_hash = "fedcba9876543210";
   ExperimentSpec rebatched = spec;
-  rebatched.samples.batch_size = 4;
+  rebatched.models[0].batch_size = 4;  // what samples.batch_size or batch_size: auto sets
   const Task task = plan_tasks(spec)[0];
   for (const ExperimentSpec* changed : {&retrained, &rebatched}) {
     const Task other = plan_tasks(*changed)[0];
@@ -222,6 +222,14 @@ INSTANTIATE_TEST_SUITE_P(
                 "shard_size = 0 is out of range (1..2147483648)"},
         BadSpec{"shard size not a multiple of the batch size", "shard_size: 4", "shard_size: 5",
                 "bad.yaml:4:34", "shard_size (5) must be a multiple of batch_size (2)"},
+        BadSpec{"batch size neither a number nor auto", "batch_size: 2", "batch_size: big",
+                "bad.yaml:4:49", "batch_size = big is neither a number nor auto"},
+        BadSpec{"a batch memory budget without batch_size: auto", "batch_size: 2",
+                "batch_size: 2, batch_memory_mib: 512",
+                "bad.yaml:4:", "batch_memory_mib is the budget of batch_size: auto"},
+        BadSpec{"a batch memory budget of zero", "batch_size: 2",
+                "batch_size: auto, batch_memory_mib: 0",
+                "bad.yaml:4:", "batch_memory_mib = 0 is out of range (1..1073741824)"},
         BadSpec{"fractional seed", "seed: 7", "seed: 1.5", "bad.yaml:2:7",
                 "seed: \"1.5\" is not a seed"},
         BadSpec{"negative seed", "seed: 7", "seed: -1", "bad.yaml:2:7", "is not a seed"},

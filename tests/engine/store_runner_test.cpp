@@ -8,6 +8,7 @@
 #include "core/eval/dataset_evaluation.hpp"
 #include "core/models/model_source.hpp"
 #include "core/runtime/device.hpp"
+#include "core/runtime/host_memory.hpp"
 #include "engine/run/task_runner.hpp"
 #include "engine/store/result_store.hpp"
 #include "engine/store/schema.hpp"
@@ -230,6 +231,71 @@ TEST_F(StoreAndRunner, AnotherSpecOrAChangedModelIsRefusedUnlessForced) {
                               "were computed (stored hash " +
                               spec.models[1].content_hash + ", now ffffffffffffffff)");
   store.check_compatible(retrained, true);
+}
+
+// batch_size: auto gives each model the largest divisor of the shard within the budget, records it
+// with the models and in every task, plans the tasks a spec with that number would, and is taken
+// from the record by later runs of the same spec rather than measured again.
+TEST_F(StoreAndRunner, BatchSizeAutoIsMeasuredOnceRecordedAndKeptByLaterRuns) {
+  apply_host_memory_settings({HostMemoryPolicy::kCache, size_t{256} << 20});
+  const std::string text = "name: auto\nseed: 3\noutput: " + dir.file("auto.h5") +
+                           "\ndata: {dir: " + testing::data_dir() +
+                           "}\nsamples: {count: 100, shard_size: 100, batch_size: auto, "
+                           "batch_memory_mib: 1}\nmodels:\n  - {name: a, checkpoint: " +
+                           dir.file("a.pt") +
+                           "}\nprocedures:\n  metric: {epsilon: 0.1, steps: 3}\n";
+  ExperimentSpec automatic = parse_spec(text, dir.file("auto.yaml"));
+  resolve_models(automatic, false);
+  EXPECT_EQ(automatic.models[0].batch_size, 0);
+  std::vector<std::string> lines;
+  const auto log = [&](const std::string& line) { lines.push_back(line); };
+  resolve_batch_sizes(automatic, Record(), log);
+  // An MLP with 32 hidden units keeps input-sized tensors only (its normalised input, gradients)
+  // besides the attack state: about 10 inputs of 3,136 bytes a sample. 25 samples fit 1 MiB, 50
+  // not.
+  EXPECT_EQ(automatic.models[0].batch_size, 25);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("model a: batch_size 25 (31 KiB per sample"), std::string::npos)
+      << lines[0];
+
+  std::string numeric_text = text;
+  numeric_text.replace(numeric_text.find("batch_size: auto, batch_memory_mib: 1"), 37,
+                       "batch_size: 25");
+  ExperimentSpec numeric = parse_spec(numeric_text, dir.file("numeric.yaml"));
+  resolve_models(numeric, false);
+  const Task task = plan_tasks(automatic).at(0);
+  EXPECT_NE(task.setting_key.find("|batch_size=25"), std::string::npos) << task.setting_key;
+  EXPECT_EQ(plan_tasks(numeric).at(0).id, task.id);
+  TaskRunner runner(automatic, torch::kCPU);
+  const Record record = runner.run(task);
+  ASSERT_EQ(record.text(schema::kStatus), "completed") << record.text(schema::kMessage);
+  EXPECT_EQ(record.integer(schema::kBatchSize), 25);
+  EXPECT_TENSORS_EQUAL(record.dataset(schema::kPsi),
+                       TaskRunner(numeric, torch::kCPU).run(task).dataset(schema::kPsi));
+
+  // Recorded with the models, in the task folder and in the merged file.
+  const ResultStore store(automatic.output);
+  store.record_spec(automatic);
+  store.folder().write_task(record);
+  store.merge(automatic);
+  const StoredResults stored = read_results(automatic.output);
+  EXPECT_EQ(stored.models.integer(schema::kModelBatchSize, "a"), 25);
+  EXPECT_EQ(plan_tasks(stored_spec(stored, automatic.output)).at(0).id, task.id);
+
+  // A later run takes the recorded number (here made 10) without measuring; for another model
+  // file it measures again.
+  Record recorded = store.recorded_spec().models;
+  recorded.set(schema::kModelBatchSize, int64_t{10}, "a");
+  ExperimentSpec later = parse_spec(text, dir.file("auto.yaml"));
+  resolve_models(later, false);
+  lines.clear();
+  resolve_batch_sizes(later, recorded, log);
+  EXPECT_EQ(later.models[0].batch_size, 10);
+  EXPECT_TRUE(lines.empty());
+  recorded.set(schema::kModelHash, std::string("ffffffffffffffff"), "a");
+  resolve_batch_sizes(later, recorded, log);
+  EXPECT_EQ(later.models[0].batch_size, 25);
+  EXPECT_EQ(lines.size(), 1u);
 }
 
 TEST_F(StoreAndRunner, AFileOfAnOtherSchemaIsRefusedNamingBothVersions) {

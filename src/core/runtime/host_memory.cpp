@@ -4,6 +4,7 @@
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -55,9 +56,20 @@ class CachingHostAllocator final : public compat::Allocator<> {
     limit_ = limit;
   }
 
+  void reset_peak() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    statistics_.peak_in_use_bytes = statistics_.in_use_bytes;
+  }
+
   static CachingHostAllocator* instance;
 
  private:
+  void note_in_use_locked(size_t size) const {
+    statistics_.in_use_bytes += size;
+    statistics_.peak_in_use_bytes =
+        std::max(statistics_.peak_in_use_bytes, statistics_.in_use_bytes);
+  }
+
   void* acquire(size_t size) const {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -66,7 +78,7 @@ class CachingHostAllocator final : public compat::Allocator<> {
         void* block = cached->second;
         free_blocks_.erase(cached);
         statistics_.cached_bytes -= size;
-        statistics_.in_use_bytes += size;
+        note_in_use_locked(size);
         ++statistics_.hits;
         in_use_.emplace(block, size);
         return block;
@@ -81,7 +93,7 @@ class CachingHostAllocator final : public compat::Allocator<> {
       throw Error("host memory", "could not allocate " + std::to_string(size) + " bytes");
     }
     std::lock_guard<std::mutex> lock(mutex_);
-    statistics_.in_use_bytes += size;
+    note_in_use_locked(size);
     ++statistics_.misses;
     in_use_.emplace(block, size);
     return block;
@@ -177,6 +189,12 @@ void apply_host_memory_settings(const HostMemorySettings& settings) {
 HostCacheStatistics host_cache_statistics() {
   return CachingHostAllocator::instance ? CachingHostAllocator::instance->statistics()
                                         : HostCacheStatistics{};
+}
+
+bool host_cache_installed() { return CachingHostAllocator::instance != nullptr; }
+
+void reset_host_cache_peak() {
+  if (CachingHostAllocator::instance) CachingHostAllocator::instance->reset_peak();
 }
 
 void release_host_cache() {

@@ -39,12 +39,17 @@ void apply_host_memory_settings(const HostMemorySettings& settings);
 constexpr size_t kHostCacheMinimumBytes = size_t{1} << 20;
 
 struct HostCacheStatistics {
-  int64_t hits = 0;         // large allocations served from the cache
-  int64_t misses = 0;       // large allocations that needed new memory
-  size_t cached_bytes = 0;  // freed bytes held now
-  size_t in_use_bytes = 0;  // large blocks handed out and not yet freed
+  int64_t hits = 0;              // large allocations served from the cache
+  int64_t misses = 0;            // large allocations that needed new memory
+  size_t cached_bytes = 0;       // freed bytes held now
+  size_t in_use_bytes = 0;       // large blocks handed out and not yet freed
+  size_t peak_in_use_bytes = 0;  // the most in use since the cache came or reset_host_cache_peak()
 };
 HostCacheStatistics host_cache_statistics();
+// Whether the cache is LibTorch's CPU allocator in this process (apply_host_memory_settings).
+bool host_cache_installed();
+// Starts a new peak from what is in use now (to measure one computation's large blocks).
+void reset_host_cache_peak();
 
 // Returns every cached block to the system (e.g. before a phase with other tensor sizes).
 void release_host_cache();

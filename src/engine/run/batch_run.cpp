@@ -70,7 +70,8 @@ class Progress {
 std::string resolution_text(const ExperimentSpec& spec) {
   std::string text;
   for (const ModelSpec& model : spec.models)
-    text += model.dataset + "\t" + model.content_hash + "\t" + model.recipe + "\n";
+    text += model.dataset + "\t" + model.content_hash + "\t" + std::to_string(model.batch_size) +
+            "\t" + model.recipe + "\n";
   return text;
 }
 
@@ -79,10 +80,13 @@ void apply_resolution_text(ExperimentSpec& spec, const std::string& text) {
   std::string line;
   for (ModelSpec& model : spec.models) {
     if (!std::getline(lines, line)) throw Error("MPI", "the model resolution is truncated");
-    const size_t first = line.find('\t'), second = line.find('\t', first + 1);
+    const size_t first = line.find('\t'), second = line.find('\t', first + 1),
+                 third = line.find('\t', second + 1);
+    if (third == std::string::npos) throw Error("MPI", "a model resolution line is malformed");
     model.dataset = line.substr(0, first);
     model.content_hash = line.substr(first + 1, second - first - 1);
-    model.recipe = line.substr(second + 1);
+    model.batch_size = std::stoll(line.substr(second + 1, third - second - 1));
+    model.recipe = line.substr(third + 1);
   }
 }
 
@@ -219,8 +223,11 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
       parse_device(device_text(spec, options));
       resolve_models(spec, /*allow_missing=*/false);
       check_procedures_against_data(spec);
-      plan = plan_tasks(spec);
       store.check_compatible(spec, options.force);
+      const RecordedSpec recorded = store.recorded_spec();
+      resolve_batch_sizes(spec, recorded.text == spec.text ? recorded.models : Record(),
+                          options.log);
+      plan = plan_tasks(spec);
       const std::map<std::string, Record> done = store.completed_tasks(plan, notes);
       for (size_t i = 0; i < plan.size(); ++i)
         if (!done.count(plan[i].id)) pending.push_back(i);

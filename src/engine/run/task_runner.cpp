@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/models/architectures.hpp"
+#include "core/models/batch_memory.hpp"
 #include "core/models/model_source.hpp"
 #include "engine/store/schema.hpp"
 
@@ -30,7 +31,7 @@ void add_task_attributes(Record& record, const ExperimentSpec& spec, const Task&
   record.set(schema::kShard, task.shard);
   record.set(schema::kFirstSample, task.first_sample);
   record.set(schema::kSampleCount, task.sample_count);
-  record.set(schema::kBatchSize, spec.samples.batch_size);
+  record.set(schema::kBatchSize, model.batch_size);
   record.set(schema::kSeed, static_cast<int64_t>(task.seed));
   for (const auto& [key, value] : procedure.entries())
     record.set(schema::kSettingPrefix + key, value);
@@ -45,6 +46,29 @@ std::unique_ptr<Classifier> load_spec_model(const ModelSpec& spec, torch::Device
     reparameterize(*builtin, spec.reparameterization);
   }
   return model;
+}
+
+void resolve_batch_sizes(ExperimentSpec& spec, const Record& recorded,
+                         const std::function<void(const std::string&)>& log) {
+  if (!spec.samples.batch_auto) return;
+  const int64_t budget = spec.samples.batch_memory_mib << 20;
+  for (ModelSpec& model : spec.models) {
+    if (recorded.has(schema::kModelBatchSize, model.name) &&
+        recorded.has(schema::kModelHash, model.name) &&
+        recorded.text(schema::kModelHash, model.name) == model.content_hash) {
+      model.batch_size = recorded.integer(schema::kModelBatchSize, model.name);
+      continue;
+    }
+    if (model.content_hash == "missing") continue;
+    const std::unique_ptr<Classifier> classifier = load_spec_model(model, torch::kCPU);
+    const BatchMemory memory = measure_batch_memory(*classifier, dataset_info(model.dataset).shape);
+    model.batch_size = largest_batch_within(memory, budget, spec.samples.shard_size,
+                                            spec.path + ": batch_size: auto, model " + model.name);
+    log("model " + model.name + ": batch_size " + std::to_string(model.batch_size) + " (" +
+        std::to_string(memory.bytes_per_sample >> 10) + " KiB per sample, " +
+        std::to_string(memory.fixed_bytes >> 20) + " MiB fixed, budget " +
+        std::to_string(spec.samples.batch_memory_mib) + " MiB)");
+  }
 }
 
 TaskRunner::TaskRunner(const ExperimentSpec& spec, torch::Device device)
@@ -99,6 +123,8 @@ void TaskRunner::compute(const Task& task, Record& record) {
   int64_t forward = 0, forward_backward = 0;
   if (procedure.needs_model()) {
     const ModelSpec& model_spec = spec_.models[task.model];
+    if (model_spec.batch_size <= 0)
+      throw Error(spec_.path, "model " + model_spec.name + " has no resolved batch size");
     const Dataset& all = dataset(model_spec.dataset);
     if (task.first_sample + task.sample_count > all.size()) {
       throw Error(spec_.path + ": samples",
@@ -114,7 +140,7 @@ void TaskRunner::compute(const Task& task, Record& record) {
     TaskContext context{model,
                         data,
                         device_,
-                        spec_.samples.batch_size,
+                        model_spec.batch_size,
                         task.seed,
                         [this](const std::string& name) -> Classifier& {
                           for (size_t m = 0; m < spec_.models.size(); ++m)

@@ -6,6 +6,7 @@
 
 #include <torch/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -46,5 +47,13 @@ void add_task_attributes(Record& record, const ExperimentSpec& spec, const Task&
 
 // Loads a model of the spec as every task sees it: checked against its data set, reparameterised.
 std::unique_ptr<Classifier> load_spec_model(const ModelSpec& model, torch::Device device);
+
+// `batch_size: auto`: gives each model the batch size `recorded` (an earlier run's model
+// resolution) holds for the same model file, so a resumed run keeps its tasks; else the largest
+// divisor of shard_size within batch_memory_mib, measured on the CPU
+// (core/models/batch_memory.hpp). Models whose file does not exist yet (`plan` before `prepare`)
+// stay unresolved. Nothing for a numeric batch_size. `log` hears one line per measured model.
+void resolve_batch_sizes(ExperimentSpec& spec, const Record& recorded,
+                         const std::function<void(const std::string&)>& log);
 
 }  // namespace robustscope

@@ -574,17 +574,32 @@ ExperimentSpec parse_spec(const std::string& text, const std::string& path) {
           reader.integer(root["limits"]["max_tasks"], "max_tasks", 1, int64_t{1} << 40);
   }
   const YAML::Node samples = root["samples"];
-  reader.check_keys(samples, "samples", {"offset", "count", "shard_size", "batch_size"});
+  reader.check_keys(samples, "samples",
+                    {"offset", "count", "shard_size", "batch_size", "batch_memory_mib"});
   if (!samples["count"]) reader.fail(samples, "samples needs count (how many samples to use)");
   constexpr int64_t kMostSamples = int64_t{1} << 31;
   spec.samples.count = reader.integer(samples["count"], "samples count", 1, kMostSamples);
   if (samples["offset"])
     spec.samples.offset = reader.integer(samples["offset"], "offset", 0, kMostSamples);
-  if (samples["batch_size"])
-    spec.samples.batch_size = reader.integer(samples["batch_size"], "batch_size", 1, 1 << 24);
+  const YAML::Node batch_size = samples["batch_size"];
+  if (batch_size && batch_size.IsScalar() && batch_size.Scalar() == "auto") {
+    spec.samples.batch_auto = true;
+  } else if (batch_size) {
+    const std::string written = reader.scalar(batch_size, "batch_size");
+    if (written.find_first_not_of("+-0123456789") != std::string::npos)
+      reader.fail(batch_size, "batch_size = " + written + " is neither a number nor auto");
+    spec.samples.batch_size = reader.integer(batch_size, "batch_size", 1, 1 << 24);
+  }
+  if (samples["batch_memory_mib"]) {
+    if (!spec.samples.batch_auto)
+      reader.fail(samples["batch_memory_mib"],
+                  "batch_memory_mib is the budget of batch_size: auto");
+    spec.samples.batch_memory_mib =
+        reader.integer(samples["batch_memory_mib"], "batch_memory_mib", 1, int64_t{1} << 30);
+  }
   if (samples["shard_size"])
     spec.samples.shard_size = reader.integer(samples["shard_size"], "shard_size", 1, kMostSamples);
-  if (spec.samples.shard_size % spec.samples.batch_size != 0) {
+  if (!spec.samples.batch_auto && spec.samples.shard_size % spec.samples.batch_size != 0) {
     reader.fail(samples["shard_size"] ? samples["shard_size"] : samples,
                 "shard_size (" + std::to_string(spec.samples.shard_size) +
                     ") must be a multiple of batch_size (" +
@@ -593,6 +608,8 @@ ExperimentSpec parse_spec(const std::string& text, const std::string& path) {
                     "sharded, which keeps every number independent of the sharding");
   }
   parse_models(reader, root["models"], spec);
+  if (!spec.samples.batch_auto)
+    for (ModelSpec& model : spec.models) model.batch_size = spec.samples.batch_size;
   ProcedureParser(reader, spec).parse(root["procedures"]);
   return spec;
 }

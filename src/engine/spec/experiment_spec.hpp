@@ -27,6 +27,9 @@ struct ModelSpec {
   std::string location;                         // file:line:column of the entry
   std::string content_hash;                     // the file's FNV-1a (task_plan.hpp resolves it)
   std::string recipe;  // how it was trained (the checkpoint's recipe.name), "" when unknown
+  // Samples per forward pass of this model's tasks: samples.batch_size, or with `batch_size: auto`
+  // 0 until resolved (task_runner.hpp's resolve_batch_sizes).
+  int64_t batch_size = 0;
 };
 
 struct SampleSelection {
@@ -35,6 +38,10 @@ struct SampleSelection {
   int64_t count = 0;         // how many (required)
   int64_t shard_size = 500;  // samples per task; a multiple of batch_size
   int64_t batch_size = 250;  // samples per forward pass inside a task
+  // `batch_size: auto`: each model's batch is the largest divisor of shard_size whose measured
+  // memory (core/models/batch_memory.hpp) fits batch_memory_mib; resolved once and stored.
+  bool batch_auto = false;
+  int64_t batch_memory_mib = 2048;
 };
 
 struct ExperimentSpec {

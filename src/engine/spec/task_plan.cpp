@@ -135,8 +135,9 @@ std::vector<Task> plan_tasks(const ExperimentSpec& spec) {
       task.seed_key = "model=" + model.name + "|" + procedure.key();
       task.setting_key = task.seed_key;
       if (procedure.needs_model()) {
-        task.setting_key += "|model_hash=" + model.content_hash +
-                            "|batch_size=" + std::to_string(spec.samples.batch_size);
+        // An unresolved `batch_size: auto` (only `plan`, before a model exists) says so.
+        task.setting_key += "|model_hash=" + model.content_hash + "|batch_size=" +
+                            (model.batch_size > 0 ? std::to_string(model.batch_size) : "auto");
       }
       task.seed = procedure.seed ? *procedure.seed : derive_seed(spec.seed, task.seed_key);
       for (int64_t first = 0, shard = 0; first < count; first += spec.samples.shard_size, ++shard) {

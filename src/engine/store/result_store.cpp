@@ -132,6 +132,7 @@ Record model_resolution(const ExperimentSpec& spec) {
     models.set(schema::kModelDataset, model.dataset, model.name);
     models.set(schema::kModelHash, model.content_hash, model.name);
     models.set(schema::kModelRecipe, model.recipe, model.name);
+    if (model.batch_size > 0) models.set(schema::kModelBatchSize, model.batch_size, model.name);
     for (const auto& [key, value] : model.reparameterization.to_entries())
       models.set(schema::kReparameterizationPrefix + key, parse_number(key, value), model.name);
   }
@@ -146,6 +147,8 @@ void apply_model_resolution(ExperimentSpec& spec, const Record& models) {
     model.content_hash = models.text(schema::kModelHash, model.name);
     if (models.has(schema::kModelRecipe, model.name))
       model.recipe = models.text(schema::kModelRecipe, model.name);
+    if (models.has(schema::kModelBatchSize, model.name))  // files before batch_size: auto lack it
+      model.batch_size = models.integer(schema::kModelBatchSize, model.name);
   }
 }
 
@@ -184,14 +187,19 @@ bool verify_task(const Record& record, const Task& task, std::string& why) {
 ResultStore::ResultStore(std::string output)
     : output_(std::move(output)), folder_(output_ + ".d") {}
 
-void ResultStore::check_compatible(const ExperimentSpec& spec, bool force) const {
-  std::string previous = folder_.spec_text();
-  Record stored_models = folder_.models();
-  if (previous.empty() && fs::exists(output_)) {
-    const StoredResults results = read_results(output_);
-    previous = results.spec_text;
-    stored_models = results.models;
+RecordedSpec ResultStore::recorded_spec() const {
+  RecordedSpec recorded{folder_.spec_text(), folder_.models()};
+  if (recorded.text.empty() && fs::exists(output_)) {
+    StoredResults results = read_results(output_);
+    recorded = {std::move(results.spec_text), std::move(results.models)};
   }
+  return recorded;
+}
+
+void ResultStore::check_compatible(const ExperimentSpec& spec, bool force) const {
+  const RecordedSpec recorded = recorded_spec();
+  const std::string& previous = recorded.text;
+  const Record& stored_models = recorded.models;
   if (!previous.empty() && previous != spec.text && !force) {
     throw Error(output_, "holds results of a different spec (stored spec hash " +
                              text_hash(previous) + ", " + spec.path + " hashes to " +

@@ -52,6 +52,13 @@ Record model_resolution(const ExperimentSpec& spec);
 // Applies a stored resolution to a spec parsed from stored text (datasets and hashes).
 void apply_model_resolution(ExperimentSpec& spec, const Record& models);
 
+// What earlier runs recorded of their spec: its exact text ("" when none) and its models'
+// resolution (model_resolution).
+struct RecordedSpec {
+  std::string text;
+  Record models;
+};
+
 class ResultStore {
  public:
   explicit ResultStore(std::string output);
@@ -63,6 +70,8 @@ class ResultStore {
   // whose model files have changed since, unless `force`: then tasks whose keys still match are
   // reused and the rest recomputed. Writes nothing.
   void check_compatible(const ExperimentSpec& spec, bool force) const;
+  // The task folder's record, else the merged output's; empty when neither exists.
+  RecordedSpec recorded_spec() const;
   // Records `spec` (models resolved) in the task folder, creating it.
   void record_spec(const ExperimentSpec& spec) const;
 

@@ -33,6 +33,7 @@
   X(kModelDataset, "dataset")                                      \
   X(kModelHash, "hash")                                            \
   X(kModelRecipe, "recipe")                                        \
+  X(kModelBatchSize, "batch_size")                                 \
   X(kKey, "key")                                                   \
   X(kSettingKey, "setting_key")                                    \
   X(kId, "id")                                                     \

@@ -52,6 +52,7 @@ TEST(HostMemory, TheCacheReusesLargeBlocksWithinItsLimit) {
   faults_of_large_tensors(1);
   const long system_faults = faults_of_large_tensors(kRounds);
   EXPECT_EQ(host_cache_statistics().misses, 0);
+  EXPECT_FALSE(host_cache_installed());
 
   apply_host_memory_settings({HostMemoryPolicy::kCache, size_t{100} << 20});
   faults_of_large_tensors(1);  // the first block is new
@@ -66,6 +67,9 @@ TEST(HostMemory, TheCacheReusesLargeBlocksWithinItsLimit) {
   EXPECT_EQ(statistics.cached_bytes, kLargeBytes);
   EXPECT_EQ(statistics.in_use_bytes, 0u);
 
+  EXPECT_TRUE(host_cache_installed());
+  reset_host_cache_peak();
+  EXPECT_EQ(host_cache_statistics().peak_in_use_bytes, 0u);
   {  // Two blocks alive at once; freeing both keeps only what fits under the 100 MiB limit.
     torch::Tensor first = torch::ones({kLargeFloats});
     torch::Tensor second = torch::full({kLargeFloats}, 2.0f);
@@ -76,6 +80,7 @@ TEST(HostMemory, TheCacheReusesLargeBlocksWithinItsLimit) {
   statistics = host_cache_statistics();
   EXPECT_EQ(statistics.cached_bytes, kLargeBytes);
   EXPECT_EQ(statistics.in_use_bytes, 0u);
+  EXPECT_EQ(statistics.peak_in_use_bytes, 2 * kLargeBytes);  // the peak outlives the blocks
 
   // Nearly equal sizes share a block (a batch tail, a landscape chunk).
   const int64_t hits = statistics.hits;
@@ -93,6 +98,11 @@ TEST(HostMemory, TheCacheReusesLargeBlocksWithinItsLimit) {
   }
   release_host_cache();
   EXPECT_EQ(host_cache_statistics().cached_bytes, 0u);
+  {
+    torch::Tensor one = torch::ones({kLargeFloats});
+    reset_host_cache_peak();  // a new peak starts from what is in use
+    EXPECT_EQ(host_cache_statistics().peak_in_use_bytes, kLargeBytes);
+  }
 }
 
 }  // namespace
