@@ -4,8 +4,8 @@
 # scripts/dev/fetch-gpu-debs.sh put in .gpu/ (bring .gpu/ and data/mnist along), builds the CLI, the
 # benchmarks and the device tests against the wheel's LibTorch, then runs the device tests (CUDA
 # against the CPU, replayed CUDA-graph steps against eager ones), the attack benchmark (with Python's
-# eager PGD on the same GPU), the demo sweep at its own shard size and at 300-sample shards, and the
-# landscape benchmark if time is left. Every log goes to $OUT. Should the build with CUDA graphs
+# eager PGD on the same GPU), the demo sweep at its own shard size, at 300-sample shards and with 4
+# tasks in flight, and the landscape benchmark if time is left. Every log goes to $OUT. Should the build with CUDA graphs
 # fail, it builds without; should the device tests fail, the rest runs with graphs off.
 # Each step gets what is left of a fixed budget, so the script ends inside one device call.
 #   OUT=/some/dir BUDGET_S=570 scripts/dev/gpu-check.sh
@@ -80,6 +80,12 @@ sampler=$!
   s=$(date +%s%N)
   timeout "$(left)" "$bin/cli/robustscope" run /tmp/demo-300.yaml
   echo "run (300-sample shards) rc=$? in $((($(date +%s%N) - s) / 1000000)) ms"
+  # The demo's own shards again, four tasks in flight on their own streams (results compared below).
+  s=$(date +%s%N)
+  timeout "$(left)" "$bin/cli/robustscope" run experiments/demo.yaml --tasks-in-flight 4 --quiet \
+    --output results/demo-k4/results.h5
+  echo "run (4 tasks in flight) rc=$? in $((($(date +%s%N) - s) / 1000000)) ms"
+  python3 scripts/compare_results.py results/demo/results.h5 results/demo-k4/results.h5 | tail -1
   "$bin/cli/robustscope" inspect results/demo/results.h5
 } >"$OUT/demo.log" 2>&1
 kill "$sampler" 2>/dev/null

@@ -38,11 +38,9 @@ int plan_command(const Arguments& arguments) {
   resolve_models(spec, /*allow_missing=*/true);
   check_procedures_against_data(spec);
   const ResultStore store(spec.output);
-  if (spec.samples.batch_auto) {
-    const RecordedSpec recorded = store.recorded_spec();
-    resolve_batch_sizes(spec, recorded.text == spec.text ? recorded.models : Record(),
+  if (spec.samples.batch_auto)
+    resolve_batch_sizes(spec, store.recorded_models_of(spec),
                         [](const std::string& line) { std::printf("%s\n", line.c_str()); });
-  }
   const std::vector<Task> plan = plan_tasks(spec);
   std::printf(
       "spec %s (name %s, hash %s): %zu models x %zu procedure settings, %ld samples in shards of "

@@ -20,7 +20,12 @@ int run_command(const Arguments& arguments) {
       "resume an output made by a different spec or with changed model files, reusing the tasks "
       "whose settings still match and recomputing the rest")(
       "device", po::value(&run_options.device), "overrides the spec's device")(
-      "threads", po::value(&run_options.threads), "threads per rank (overrides the spec's)")(
+      "threads", po::value(&run_options.threads),
+      "threads of each task a rank runs (overrides the spec's)")(
+      "tasks-in-flight", po::value(&run_options.tasks_in_flight)->default_value(1),
+      "tasks each rank runs at once, each on a thread and GPU stream of its own (1-64): keeps a "
+      "GPU "
+      "busy on small models; results do not change")(
       "quiet", po::bool_switch(&quiet), "a progress line every 10% instead of one per task");
   if (!parse_command("run",
                      "Runs a spec's tasks over MPI ranks (mpirun -np N robustscope run spec.yaml); "
@@ -48,10 +53,10 @@ int run_command(const Arguments& arguments) {
   char line[512];
   std::snprintf(line, sizeof(line),
                 "\n%ld tasks: %ld skipped (complete), %ld computed, %ld failed in %.1f s (%.2f "
-                "tasks/s on %d ranks)\nresults: %s",
+                "tasks/s on %d ranks, at most %ld at once)\nresults: %s",
                 summary.planned, summary.skipped, summary.computed, summary.failed, summary.seconds,
                 summary.seconds > 0 ? computed / summary.seconds : 0.0, cluster.size(),
-                spec.output.c_str());
+                summary.peak_in_flight, spec.output.c_str());
   say(line);
   std::snprintf(line, sizeof(line),
                 "coordinator: workers waited %.2f ms per task for their next assignment",

@@ -118,6 +118,41 @@ TEST_F(Batch, OneTwoAndThreeRanksGiveIdenticalResultFiles) {
   expect_same_results(outputs[0], outputs[2]);
 }
 
+// Several tasks in flight on each rank (threads of their own, relayed over MPI by ranks above 0)
+// write the file one task at a time writes; every slot of both ranks works, and at once.
+TEST_F(Batch, TasksInFlightOnEachRankWriteTheFileOfOneTaskAtATime) {
+  const std::string spec = write_spec(dir, sweep_spec(dir, 30), "spec.yaml");
+  ASSERT_EQ(run(1, spec, "--output " + dir.file("one.h5") + " --quiet").exit_code, 0);
+  const auto result = run(2, spec, "--output " + dir.file("six.h5") + " --tasks-in-flight 3");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("on 2 ranks, 3 tasks in flight on each"), std::string::npos)
+      << result.output;
+  std::set<std::string> slots_used;
+  for (int rank = 0; rank < 2; ++rank)
+    for (int slot = 0; slot < 3; ++slot) {
+      const std::string name = "rank " + std::to_string(rank) + " slot " + std::to_string(slot);
+      if (result.output.find(name + ")") != std::string::npos) slots_used.insert(name);
+    }
+  EXPECT_EQ(slots_used.size(), 6u) << result.output;
+  const size_t at_most = result.output.find("at most ");
+  ASSERT_NE(at_most, std::string::npos) << result.output;
+  const int64_t peak = std::stoll(result.output.substr(at_most + 8));
+  EXPECT_GE(peak, 2) << result.output;
+  EXPECT_LE(peak, 6) << result.output;
+  expect_same_results(dir.file("one.h5"), dir.file("six.h5"));
+  const StoredResults stored = read_results(dir.file("six.h5"));
+  const std::string layout = std::get<std::string>(stored.root.at("last_run_rank_layout"));
+  EXPECT_NE(layout.find("1: "), std::string::npos) << layout;
+  EXPECT_NE(layout.find(", 3 tasks in flight"), std::string::npos) << layout;
+
+  const auto refused =
+      run(1, spec, "--output " + dir.file("none.h5") + " --tasks-in-flight 0 --quiet");
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("tasks in flight: must be 1 to 64, got 0"), std::string::npos)
+      << refused.output;
+  EXPECT_FALSE(fs::exists(dir.file("none.h5.d/tasks")));
+}
+
 // batch_size: auto is measured on rank 0 and reaches every rank: two ranks write the file one rank
 // writes for the number it chose written in the spec. The MLPs take about 31 KiB a sample (input-
 // sized tensors only), so 33 samples fit 1 MiB, and 30 is the largest divisor of 60 below that.

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -118,6 +119,35 @@ TEST(Coordination, EveryTaskRunsExactlyOnceOverManyWorkerThreads) {
   EXPECT_EQ(failed, 10);
   EXPECT_EQ(scheduler.completed(), 490);
   EXPECT_TRUE(scheduler.done());
+}
+
+// The peak the run reports is the number of tasks truly running at once: here the first four tasks
+// each wait until all four have started.
+TEST(Coordination, ThePeakInFlightCountsTasksRunningAtOnce) {
+  constexpr int kWorkers = 4;
+  Scheduler scheduler(all(12), std::vector<size_t>(12, 0), kWorkers);
+  InProcessLinks links(kWorkers);
+  std::mutex mutex;
+  std::condition_variable started_changed;
+  int started = 0;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < kWorkers; ++w) {
+    workers.emplace_back([&, w] {
+      work(links.worker(w), [&](int64_t) {
+        std::unique_lock<std::mutex> lock(mutex);
+        ++started;
+        started_changed.notify_all();
+        started_changed.wait_for(lock, std::chrono::seconds(30),
+                                 [&] { return started >= kWorkers; });
+        return TaskOutcome{};
+      });
+    });
+  }
+  const CoordinationResult result =
+      coordinate(links.coordinator(), scheduler, [](const WorkerReport&) {});
+  for (auto& worker : workers) worker.join();
+  EXPECT_EQ(result.peak_in_flight, kWorkers);
+  EXPECT_EQ(scheduler.completed(), 12);
 }
 
 TEST(Coordination, AStopRequestEndsTheLoopWithoutWaitingForTheQueue) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -16,6 +17,7 @@
 #include "core/models/checkpoint.hpp"
 #include "core/runtime/device.hpp"
 #include "core/runtime/files.hpp"
+#include "core/runtime/own_stream.hpp"
 #include "core/settings.hpp"
 #include "core/train/training_job.hpp"
 #include "core/version.hpp"
@@ -144,7 +146,8 @@ void remove_partial_files(const TaskFolder& folder) {
   }
 }
 
-// A worker: runs tasks of the plan and writes each one's file itself.
+// A worker: runs tasks of the plan and writes each one's file itself. With several in flight on a
+// rank, each is a slot on a thread of its own with its own stream on a GPU.
 class TaskWorker {
  public:
   TaskWorker(const ExperimentSpec& spec, const std::vector<Task>& plan, const TaskFolder& folder,
@@ -167,6 +170,9 @@ class TaskWorker {
                      schema::task_status_names().name(schema::TaskStatus::kCompleted);
     if (outcome.failed) outcome.message = record.text(schema::kMessage);
     try {
+      // One HDF5 writer per process at a time: a cluster's HDF5 need not be built thread-safe.
+      static std::mutex writing;
+      const std::lock_guard<std::mutex> lock(writing);
       folder_.write_task(std::move(record));
     } catch (const std::exception& error) {
       outcome.failed = true;
@@ -184,24 +190,54 @@ class TaskWorker {
   int rank_;
 };
 
+// The rank's `slots` workers, each on a thread of its own over `local`'s worker ends.
+class WorkerSlots {
+ public:
+  WorkerSlots(InProcessLinks& local, int slots, const ExperimentSpec& spec,
+              const std::vector<Task>& plan, const TaskFolder& folder, torch::Device device,
+              int threads, int rank) {
+    for (int slot = 0; slot < slots; ++slot)
+      threads_.emplace_back([&local, &spec, &plan, &folder, device, threads, rank, slot, slots] {
+        configure_threads(threads);  // OpenMP's count is per thread: set it on this one too
+        // One task at a time keeps the device's default stream (what CUDA graph capture expects
+        // from the caller); several overlap on streams of their own.
+        const std::unique_ptr<OwnStream> stream =
+            slots > 1 ? std::make_unique<OwnStream>(device) : nullptr;
+        TaskWorker worker(spec, plan, folder, device, threads, rank);
+        work(local.worker(slot), std::ref(worker));
+      });
+  }
+  void join() {
+    for (std::thread& thread : threads_) thread.join();
+  }
+  void detach() {
+    for (std::thread& thread : threads_) thread.detach();
+  }
+
+ private:
+  std::vector<std::thread> threads_;
+};
+
 std::string device_text(const ExperimentSpec& spec, const RunOptions& options) {
   return options.device.empty() ? spec.device : options.device;
 }
 
 }  // namespace
 
-int threads_per_rank(const ExperimentSpec& spec, const RunOptions& options, int ranks_on_node) {
+int threads_per_task(const ExperimentSpec& spec, const RunOptions& options, int ranks_on_node) {
   if (options.threads >= 0) return options.threads;
   if (spec.threads > 0) return spec.threads;
-  return std::max(1, available_cores() / std::max(ranks_on_node, 1));
+  return std::max(
+      1, available_cores() / std::max(ranks_on_node, 1) / std::max(options.tasks_in_flight, 1));
 }
 
 RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOptions& options) {
   const Clock::time_point start = Clock::now();
   const std::string started = utc_timestamp();
   const ResultStore store(spec.output);
-  const int threads = threads_per_rank(spec, options, cluster.local_size());
+  const int threads = threads_per_task(spec, options, cluster.local_size());
   const ThreadSettings thread_settings = configure_threads(threads);
+  const int slots = std::max(options.tasks_in_flight, 1);
   RunSummary summary;
   summary.task_folder = store.folder().path();
 
@@ -213,6 +249,9 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
   std::string verdict;
   if (cluster.rank() == 0) {
     try {
+      if (options.tasks_in_flight < 1 || options.tasks_in_flight > kMaxTasksInFlight)
+        throw Error("tasks in flight", "must be 1 to " + std::to_string(kMaxTasksInFlight) +
+                                           ", got " + std::to_string(options.tasks_in_flight));
       if (fs::is_directory(spec.output) || spec.output.back() == '/')
         throw Error("output", "\"" + spec.output + "\" is a folder: name the results file in it");
       check_output_folder(fs::absolute(spec.output).parent_path().string(), "output");
@@ -224,9 +263,7 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
       resolve_models(spec, /*allow_missing=*/false);
       check_procedures_against_data(spec);
       store.check_compatible(spec, options.force);
-      const RecordedSpec recorded = store.recorded_spec();
-      resolve_batch_sizes(spec, recorded.text == spec.text ? recorded.models : Record(),
-                          options.log);
+      resolve_batch_sizes(spec, store.recorded_models_of(spec), options.log);
       plan = plan_tasks(spec);
       const std::map<std::string, Record> done = store.completed_tasks(plan, notes);
       for (size_t i = 0; i < plan.size(); ++i)
@@ -251,35 +288,50 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
       device_for_local_rank(device_text(spec, options), cluster.local_rank());
   const std::vector<std::string> layout = cluster.gather(
       host_name() + " " + c10::str(device) + " " + std::to_string(thread_settings.threads) +
-      " threads, BLAS " + std::to_string(thread_settings.blas_threads));
+      " threads, BLAS " + std::to_string(thread_settings.blas_threads) +
+      (slots > 1 ? ", " + std::to_string(slots) + " tasks in flight" : ""));
   summary.planned = static_cast<int64_t>(plan.size());
 
   if (cluster.rank() != 0) {
-    TaskWorker worker(spec, plan, store.folder(), device, thread_settings.threads, cluster.rank());
-    work(*cluster.worker_link(), std::ref(worker));
+    if (slots == 1) {
+      TaskWorker worker(spec, plan, store.folder(), device, thread_settings.threads,
+                        cluster.rank());
+      work(*cluster.worker_link(), std::ref(worker));
+    } else {
+      InProcessLinks local(slots);
+      WorkerSlots workers(local, slots, spec, plan, store.folder(), device, thread_settings.threads,
+                          cluster.rank());
+      cluster.relay(local, slots);
+      workers.join();
+    }
     return summary;
   }
 
   summary.started = true;
   if (!thread_settings.warning.empty()) options.log("note: " + thread_settings.warning);
+  if (slots > 1 && device.is_cpu() && slots * thread_settings.threads > available_cores())
+    options.log("note: " + std::to_string(slots) + " tasks in flight × " +
+                std::to_string(thread_settings.threads) + " thread(s) share rank 0's " +
+                std::to_string(available_cores()) +
+                " core(s) (mpirun binds each rank to one core when it starts two or fewer: add "
+                "--bind-to none)");
   for (const std::string& note : notes) options.log("note: " + note);
   summary.skipped = summary.planned - static_cast<int64_t>(pending.size());
   const int64_t to_run = static_cast<int64_t>(pending.size());
   options.log(spec.name + ": " + std::to_string(summary.planned) + " tasks, " +
               std::to_string(summary.skipped) + " already complete, " + std::to_string(to_run) +
               " to run on " + std::to_string(cluster.size()) + " rank" +
-              (cluster.size() == 1 ? "" : "s"));
+              (cluster.size() == 1 ? "" : "s") +
+              (slots > 1 ? ", " + std::to_string(slots) + " tasks in flight on each" : ""));
 
   std::vector<size_t> model_of(plan.size());
   for (size_t i = 0; i < plan.size(); ++i) model_of[i] = plan[i].model;
-  Scheduler scheduler(pending, model_of, cluster.size());
-  InProcessLinks local(1);
-  std::thread local_worker([&] {
-    configure_threads(threads);  // OpenMP's count is per thread: set it on this one too
-    TaskWorker worker(spec, plan, store.folder(), device, thread_settings.threads, 0);
-    work(local.worker(0), std::ref(worker));
-  });
-  const std::unique_ptr<CoordinatorLink> link = cluster.coordinator_link(local);
+  summary.workers = cluster.size() * slots;
+  Scheduler scheduler(pending, model_of, summary.workers);
+  InProcessLinks local(slots);
+  WorkerSlots local_workers(local, slots, spec, plan, store.folder(), device,
+                            thread_settings.threads, 0);
+  const std::unique_ptr<CoordinatorLink> link = cluster.coordinator_link(local, slots);
   const Progress progress(to_run);
   int64_t finished = 0, next_milestone = 1;
   InterruptWatch interrupt;
@@ -301,21 +353,27 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
           std::snprintf(line, sizeof(line), "[%ld/%ld] %s ", finished, to_run,
                         report.failed ? "FAILED" : "done");
           char tail[96];
-          std::snprintf(tail, sizeof(tail), " (%.1f s, rank %d) | ", report.seconds, report.worker);
+          if (slots == 1)
+            std::snprintf(tail, sizeof(tail), " (%.1f s, rank %d) | ", report.seconds,
+                          report.worker);
+          else
+            std::snprintf(tail, sizeof(tail), " (%.1f s, rank %d slot %d) | ", report.seconds,
+                          report.worker / slots, report.worker % slots);
           options.log(line + task.key + tail + progress.note(finished) +
                       (report.failed ? ": " + report.message : ""));
         }
       },
       &interrupt.requested());
   summary.assignment_wait_seconds = coordination.assignment_wait_seconds;
+  summary.peak_in_flight = coordination.peak_in_flight;
   summary.seconds = seconds_since(start);
   if (coordination.interrupted) {
-    local_worker.detach();  // the caller ends the process; the task in flight is abandoned
+    local_workers.detach();  // the caller ends the process; the tasks in flight are abandoned
     summary.interrupted = true;
     summary.interrupt_signal = interrupt.signal();
     return summary;
   }
-  local_worker.join();
+  local_workers.join();
 
   std::string layout_text;
   for (size_t r = 0; r < layout.size(); ++r)
@@ -393,7 +451,7 @@ PrepareSummary prepare_models(MpiCluster& cluster, const ExperimentSpec& spec,
 
   PrepareSummary summary;
   summary.to_train = static_cast<int64_t>(missing.size());
-  const int threads = threads_per_rank(spec, options, cluster.local_size());
+  const int threads = threads_per_task(spec, options, cluster.local_size());
   const ThreadSettings thread_settings = configure_threads(threads);
   if (cluster.rank() == 0) {
     if (!thread_settings.warning.empty()) options.log("note: " + thread_settings.warning);
@@ -434,7 +492,7 @@ PrepareSummary prepare_models(MpiCluster& cluster, const ExperimentSpec& spec,
     configure_threads(threads);
     work(local.worker(0), train);
   });
-  const std::unique_ptr<CoordinatorLink> link = cluster.coordinator_link(local);
+  const std::unique_ptr<CoordinatorLink> link = cluster.coordinator_link(local, 1);
   coordinate(*link, scheduler, [&](const WorkerReport& report) {
     const ModelSpec& model = *missing.at(static_cast<size_t>(report.task));
     if (report.failed) {

@@ -14,10 +14,15 @@
 
 namespace robustscope {
 
+constexpr int kMaxTasksInFlight = 64;
+
 struct RunOptions {
-  bool force = false;    // resume a store made by another spec or with changed model files
-  std::string device;    // overrides the spec's device when not empty
-  int threads = -1;      // overrides the spec's threads when >= 0
+  bool force = false;  // resume a store made by another spec or with changed model files
+  std::string device;  // overrides the spec's device when not empty
+  int threads = -1;    // overrides the spec's threads when >= 0
+  // Tasks each rank runs at once, each on a thread (and GPU stream) of its own: 1 to
+  // kMaxTasksInFlight, else the run is refused.
+  int tasks_in_flight = 1;
   bool progress = true;  // a line per finished task (else one every 10% of the run)
   std::function<void(const std::string&)> log = [](const std::string&) {};  // rank 0's lines
 };
@@ -29,6 +34,8 @@ struct RunSummary {
   int64_t planned = 0, skipped = 0, computed = 0, failed = 0;
   double seconds = 0;
   double assignment_wait_seconds = 0;  // workers waiting for their next task, summed
+  int workers = 0;                     // ranks × tasks in flight
+  int64_t peak_in_flight = 0;          // the most tasks running at once
   std::vector<std::string> failures;   // "id key: message"
   std::string task_folder;
 };
@@ -49,7 +56,8 @@ struct PrepareSummary {
 PrepareSummary prepare_models(MpiCluster& cluster, const ExperimentSpec& spec,
                               const RunOptions& options);
 
-// The threads per rank: the option, else the spec's, else the node's cores divided by its ranks.
-int threads_per_rank(const ExperimentSpec& spec, const RunOptions& options, int ranks_on_node);
+// The threads of each task a rank runs: the option, else the spec's, else the node's cores divided
+// by its ranks and by the tasks each runs at once.
+int threads_per_task(const ExperimentSpec& spec, const RunOptions& options, int ranks_on_node);
 
 }  // namespace robustscope

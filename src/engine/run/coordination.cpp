@@ -1,6 +1,7 @@
 // The coordinator's and the workers' loops.
 #include "engine/run/coordination.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 namespace robustscope {
@@ -34,6 +35,7 @@ CoordinationResult coordinate(CoordinatorLink& link, Scheduler& scheduler,
     // The worker's next task first: it never waits on what we do with its report.
     const std::optional<size_t> next = scheduler.assign(report->worker);
     link.assign(report->worker, next ? static_cast<int64_t>(*next) : kStopAssignment);
+    result.peak_in_flight = std::max(result.peak_in_flight, scheduler.in_flight());
     if (!next) --active;
     if (report->task >= 0) on_report(*report);
   }

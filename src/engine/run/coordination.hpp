@@ -14,6 +14,7 @@ namespace robustscope {
 struct CoordinationResult {
   bool interrupted = false;
   double assignment_wait_seconds = 0;  // summed over workers
+  int64_t peak_in_flight = 0;          // the most tasks assigned and not yet finished at once
 };
 
 // Runs until the scheduler is done (or `stop_requested` becomes true: then nothing more is handed

@@ -1,6 +1,9 @@
 // The MPI side of a run (the only module that includes mpi.h): the ranks, their node-local
 // numbering, small collectives rank 0 needs before a run, and the coordination links over MPI.
-// Worker 0 is rank 0's own thread (through in-process links), worker r is rank r.
+// A rank runs `slots` tasks at once (threads, each with its own stream on a GPU); worker
+// rank × slots + s is slot s of a rank. Rank 0's slots are threads reached through in-process
+// links; a rank above 0 with one slot works on its main thread, with several its main thread
+// relays.
 #pragma once
 
 #include <memory>
@@ -29,10 +32,13 @@ class MpiCluster {
   std::vector<std::string> gather(const std::string& text) const;
   std::string library_version() const;  // "Open MPI v4.1.4"
 
-  // Rank 0: a link to every worker, worker 0 reached through `local` (its worker 0).
-  std::unique_ptr<CoordinatorLink> coordinator_link(InProcessLinks& local) const;
-  // Ranks above 0: their link to rank 0.
+  // Rank 0: a link to every worker, rank 0's own `slots` reached through `local`.
+  std::unique_ptr<CoordinatorLink> coordinator_link(InProcessLinks& local, int slots) const;
+  // Ranks above 0 with one slot: their link to rank 0.
   std::unique_ptr<WorkerLink> worker_link() const;
+  // Ranks above 0 with several slots (the workers of `local`, on other threads): carries their
+  // reports to rank 0 and its assignments back until every slot is told to stop.
+  void relay(InProcessLinks& local, int slots) const;
 
  private:
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;

@@ -196,6 +196,11 @@ RecordedSpec ResultStore::recorded_spec() const {
   return recorded;
 }
 
+Record ResultStore::recorded_models_of(const ExperimentSpec& spec) const {
+  RecordedSpec recorded = recorded_spec();
+  return recorded.text == spec.text ? std::move(recorded.models) : Record();
+}
+
 void ResultStore::check_compatible(const ExperimentSpec& spec, bool force) const {
   const RecordedSpec recorded = recorded_spec();
   const std::string& previous = recorded.text;

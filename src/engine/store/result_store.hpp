@@ -72,6 +72,9 @@ class ResultStore {
   void check_compatible(const ExperimentSpec& spec, bool force) const;
   // The task folder's record, else the merged output's; empty when neither exists.
   RecordedSpec recorded_spec() const;
+  // The models' resolution recorded for exactly `spec`'s text (empty for another spec or none):
+  // what `batch_size: auto` reuses, so a resumed run keeps its batch sizes.
+  Record recorded_models_of(const ExperimentSpec& spec) const;
   // Records `spec` (models resolved) in the task folder, creating it.
   void record_spec(const ExperimentSpec& spec) const;
 
