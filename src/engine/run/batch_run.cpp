@@ -326,8 +326,7 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
 
   std::vector<size_t> model_of(plan.size());
   for (size_t i = 0; i < plan.size(); ++i) model_of[i] = plan[i].model;
-  summary.workers = cluster.size() * slots;
-  Scheduler scheduler(pending, model_of, summary.workers);
+  Scheduler scheduler(pending, model_of, cluster.size() * slots);
   InProcessLinks local(slots);
   WorkerSlots local_workers(local, slots, spec, plan, store.folder(), device,
                             thread_settings.threads, 0);

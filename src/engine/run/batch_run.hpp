@@ -34,7 +34,6 @@ struct RunSummary {
   int64_t planned = 0, skipped = 0, computed = 0, failed = 0;
   double seconds = 0;
   double assignment_wait_seconds = 0;  // workers waiting for their next task, summed
-  int workers = 0;                     // ranks × tasks in flight
   int64_t peak_in_flight = 0;          // the most tasks running at once
   std::vector<std::string> failures;   // "id key: message"
   std::string task_folder;
