@@ -4,8 +4,15 @@
 # from the Debian registry, and runs the quick tests there. The chroot lives in build-trixie/ (ignored by
 # git) and is reused by a rerun. Needs root or sudo (debootstrap, mounts, chroot).
 #   scripts/test-libtorch2.sh [ctest arguments, default: -L quick]
+#   scripts/test-libtorch2.sh --prepare   only makes the chroot and installs its packages (mostly a wait
+#                                         on the network: .ci/run does it while the first lane builds)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 start=$(date +%s)
+prepare_only=0
+if [[ "${1:-}" == "--prepare" ]]; then
+  prepare_only=1
+  shift
+fi
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then
   command -v sudo >/dev/null 2>&1 || { echo "test-libtorch2: needs root or sudo (debootstrap, chroot)" >&2; exit 1; }
@@ -42,14 +49,18 @@ bind /proc /proc
 bind /dev /dev
 bind /dev/shm /dev/shm
 bind /sys /sys
-bind "$ROOT" /robustscope
-bind "$DATA_DIR" /robustscope-data
 in_chroot() { $SUDO chroot "$CHROOT" env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 bash -c "$1"; }
 say "installing LibTorch 2.6 and the other libraries in the chroot"
 in_chroot "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq \
   --no-install-recommends $(echo $PACKAGES)" >/tmp/robustscope-chroot-apt.log 2>&1 ||
   { echo "test-libtorch2: installing in the chroot failed (see /tmp/robustscope-chroot-apt.log)" >&2; exit 1; }
 in_chroot "dpkg-query -W -f '\${Package} \${Version}\n' libtorch-dev libopenmpi-dev libhdf5-dev libyaml-cpp-dev g++"
+if ((prepare_only)); then
+  say "the Debian 13 chroot is ready ($(( $(date +%s) - start )) s)"
+  exit 0
+fi
+bind "$ROOT" /robustscope
+bind "$DATA_DIR" /robustscope-data
 say "building against LibTorch 2.6 in the chroot"
 in_chroot "git config --global --add safe.directory /robustscope &&
   cmake -S /robustscope -B /build -DCMAKE_BUILD_TYPE=Release -DROBUSTSCOPE_PYTHON=/usr/bin/python3 >/dev/null &&

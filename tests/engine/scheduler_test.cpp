@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "core/error.hpp"
 #include "engine/run/coordination.hpp"
 #include "engine/run/scheduler.hpp"
 #include "support/temp_dir.hpp"
@@ -172,6 +173,63 @@ TEST(Coordination, AStopRequestEndsTheLoopWithoutWaitingForTheQueue) {
   // The workers are still waiting for an answer: tell them to stop, as a caller would by exiting.
   for (int w = 0; w < 2; ++w) links.coordinator().assign(w, kStopAssignment);
   for (auto& worker : workers) worker.join();
+}
+
+// An exception that leaves the coordinator (or a rank's relay) while slots run must reach the
+// caller with its message, after each slot has finished its task, not end the process.
+TEST(WorkerSlots, AnExceptionInTheOwnerStopsEverySlotAfterItsTask) {
+  std::atomic<int> finished{0}, exited{0};
+  std::atomic<bool> running{false};
+  try {
+    WorkerSlots slots(3, [&](int) -> WorkerSlots::Execute {
+      const std::shared_ptr<void> on_exit(nullptr, [&](void*) { ++exited; });
+      return [&, on_exit](int64_t) {
+        running = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        ++finished;
+        return TaskOutcome{};
+      };
+    });
+    slots.links().coordinator().assign(1, 7);
+    while (!running) std::this_thread::yield();
+    throw Error("MPI", "an assignment names slot 5 of 3");
+  } catch (const Error& error) {
+    EXPECT_STREQ(error.what(), "MPI: an assignment names slot 5 of 3");
+  }
+  EXPECT_EQ(finished, 1);  // slot 1's task ran to its end
+  EXPECT_EQ(exited, 3);    // and every slot's worker is gone
+}
+
+// A slot whose worker cannot be made (no stream, say) fails each task it is given with the reason:
+// the run ends with failures to rerun, not with a coordinator waiting for a slot that died.
+TEST(WorkerSlots, ASlotThatCannotStartFailsItsTasksWithTheReason) {
+  Scheduler scheduler(all(20), std::vector<size_t>(20, 0), 2);
+  WorkerSlots slots(2, [](int slot) -> WorkerSlots::Execute {
+    if (slot == 1) throw Error("stream", "none left");
+    return [](int64_t task) {
+      if (task == 3) throw std::runtime_error("task 3 threw");
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      return TaskOutcome{};
+    };
+  });
+  std::map<std::string, int> failures;
+  int succeeded = 0;
+  coordinate(slots.links().coordinator(), scheduler, [&](const WorkerReport& report) {
+    if (report.failed)
+      ++failures[report.message];
+    else
+      ++succeeded;
+  });
+  slots.join();
+  EXPECT_EQ(scheduler.completed() + scheduler.failed(), 20);
+  const std::string cannot_start = "slot 1 could not start: stream: none left";
+  EXPECT_GE(failures[cannot_start], 1);
+  int reported = succeeded;
+  for (const auto& [message, count] : failures) {
+    EXPECT_TRUE(message == cannot_start || message == "task 3 threw") << message;
+    reported += count;
+  }
+  EXPECT_EQ(reported, 20);
 }
 
 }  // namespace

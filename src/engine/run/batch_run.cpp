@@ -10,7 +10,6 @@
 #include <mutex>
 #include <set>
 #include <sstream>
-#include <thread>
 
 #include "core/certify/bounds.hpp"
 #include "core/error.hpp"
@@ -190,33 +189,30 @@ class TaskWorker {
   int rank_;
 };
 
-// The rank's `slots` workers, each on a thread of its own over `local`'s worker ends.
-class WorkerSlots {
- public:
-  WorkerSlots(InProcessLinks& local, int slots, const ExperimentSpec& spec,
-              const std::vector<Task>& plan, const TaskFolder& folder, torch::Device device,
-              int threads, int rank) {
-    for (int slot = 0; slot < slots; ++slot)
-      threads_.emplace_back([&local, &spec, &plan, &folder, device, threads, rank, slot, slots] {
-        configure_threads(threads);  // OpenMP's count is per thread: set it on this one too
-        // One task at a time keeps the device's default stream (what CUDA graph capture expects
-        // from the caller); several overlap on streams of their own.
-        const std::unique_ptr<OwnStream> stream =
-            slots > 1 ? std::make_unique<OwnStream>(device) : nullptr;
-        TaskWorker worker(spec, plan, folder, device, threads, rank);
-        work(local.worker(slot), std::ref(worker));
-      });
-  }
-  void join() {
-    for (std::thread& thread : threads_) thread.join();
-  }
-  void detach() {
-    for (std::thread& thread : threads_) thread.detach();
-  }
-
- private:
-  std::vector<std::thread> threads_;
-};
+// What each of a rank's slots runs: a TaskWorker over shared copies of what it reads (an
+// interrupted run leaves its threads behind), with a stream of its own when several are in flight.
+std::function<WorkerSlots::Execute(int slot)> task_workers(const ExperimentSpec& spec,
+                                                           const std::vector<Task>& plan,
+                                                           const TaskFolder& folder,
+                                                           torch::Device device, int threads,
+                                                           int rank, int slots) {
+  struct Inputs {
+    ExperimentSpec spec;
+    std::vector<Task> plan;
+    TaskFolder folder;
+  };
+  const auto inputs = std::make_shared<const Inputs>(Inputs{spec, plan, folder});
+  return [inputs, device, threads, rank, slots](int) -> WorkerSlots::Execute {
+    configure_threads(threads);  // OpenMP's count is per thread: set it on this one too
+    // One task at a time keeps the device's default stream (what CUDA graph capture expects from
+    // the caller); several overlap on streams of their own.
+    const std::shared_ptr<OwnStream> stream =
+        slots > 1 ? std::make_shared<OwnStream>(device) : nullptr;
+    const auto worker = std::make_shared<TaskWorker>(inputs->spec, inputs->plan, inputs->folder,
+                                                     device, threads, rank);
+    return [inputs, stream, worker](int64_t task) { return (*worker)(task); };
+  };
+}
 
 std::string device_text(const ExperimentSpec& spec, const RunOptions& options) {
   return options.device.empty() ? spec.device : options.device;
@@ -298,10 +294,9 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
                         cluster.rank());
       work(*cluster.worker_link(), std::ref(worker));
     } else {
-      InProcessLinks local(slots);
-      WorkerSlots workers(local, slots, spec, plan, store.folder(), device, thread_settings.threads,
-                          cluster.rank());
-      cluster.relay(local, slots);
+      WorkerSlots workers(slots, task_workers(spec, plan, store.folder(), device,
+                                              thread_settings.threads, cluster.rank(), slots));
+      cluster.relay(workers.links(), slots);
       workers.join();
     }
     return summary;
@@ -327,10 +322,10 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
   std::vector<size_t> model_of(plan.size());
   for (size_t i = 0; i < plan.size(); ++i) model_of[i] = plan[i].model;
   Scheduler scheduler(pending, model_of, cluster.size() * slots);
-  InProcessLinks local(slots);
-  WorkerSlots local_workers(local, slots, spec, plan, store.folder(), device,
-                            thread_settings.threads, 0);
-  const std::unique_ptr<CoordinatorLink> link = cluster.coordinator_link(local, slots);
+  WorkerSlots local_workers(
+      slots, task_workers(spec, plan, store.folder(), device, thread_settings.threads, 0, slots));
+  const std::unique_ptr<CoordinatorLink> link =
+      cluster.coordinator_link(local_workers.links(), slots);
   const Progress progress(to_run);
   int64_t finished = 0, next_milestone = 1;
   InterruptWatch interrupt;
@@ -486,12 +481,11 @@ PrepareSummary prepare_models(MpiCluster& cluster, const ExperimentSpec& spec,
   std::vector<size_t> pending(missing.size()), model_of(missing.size());
   for (size_t i = 0; i < missing.size(); ++i) pending[i] = model_of[i] = i;
   Scheduler scheduler(pending, model_of, cluster.size());
-  InProcessLinks local(1);
-  std::thread local_worker([&] {
+  WorkerSlots local_worker(1, [&](int) -> WorkerSlots::Execute {
     configure_threads(threads);
-    work(local.worker(0), train);
+    return train;
   });
-  const std::unique_ptr<CoordinatorLink> link = cluster.coordinator_link(local, 1);
+  const std::unique_ptr<CoordinatorLink> link = cluster.coordinator_link(local_worker.links(), 1);
   coordinate(*link, scheduler, [&](const WorkerReport& report) {
     const ModelSpec& model = *missing.at(static_cast<size_t>(report.task));
     if (report.failed) {

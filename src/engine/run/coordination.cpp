@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string>
 
 namespace robustscope {
 namespace {
@@ -58,6 +59,47 @@ void work(WorkerLink& link, const std::function<TaskOutcome(int64_t task)>& exec
     report.failed = outcome.failed;
     report.message = outcome.message;
   }
+}
+
+WorkerSlots::WorkerSlots(int slots, std::function<Execute(int slot)> make_worker)
+    : links_(std::make_shared<InProcessLinks>(slots)) {
+  for (int slot = 0; slot < slots; ++slot)
+    threads_.emplace_back([links = links_, make_worker, slot] {
+      Execute execute;
+      try {
+        execute = make_worker(slot);
+      } catch (const std::exception& error) {
+        const std::string why =
+            "slot " + std::to_string(slot) + " could not start: " + error.what();
+        execute = [why](int64_t) { return TaskOutcome{true, why}; };
+      }
+      work(links->worker(slot), [&execute](int64_t task) {
+        try {
+          return execute(task);
+        } catch (const std::exception& error) {
+          return TaskOutcome{true, error.what()};
+        }
+      });
+    });
+}
+
+WorkerSlots::~WorkerSlots() {
+  bool running = false;
+  for (const std::thread& thread : threads_) running = running || thread.joinable();
+  if (!running) return;
+  for (int slot = 0; slot < static_cast<int>(threads_.size()); ++slot)
+    links_->coordinator().assign(slot, kStopAssignment);
+  join();
+}
+
+void WorkerSlots::join() {
+  for (std::thread& thread : threads_)
+    if (thread.joinable()) thread.join();
+}
+
+void WorkerSlots::detach() {
+  for (std::thread& thread : threads_)
+    if (thread.joinable()) thread.detach();
 }
 
 }  // namespace robustscope

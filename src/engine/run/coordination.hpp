@@ -5,6 +5,9 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
 
 #include "engine/run/links.hpp"
 #include "engine/run/scheduler.hpp"
@@ -30,5 +33,29 @@ struct TaskOutcome {
   std::string message;
 };
 void work(WorkerLink& link, const std::function<TaskOutcome(int64_t task)>& execute);
+
+// A rank's tasks in flight: `slots` workers, each on a thread of its own behind the worker ends of
+// in-process links. Each thread makes its worker (`make_worker(slot)`, on that thread, so a stream
+// it sets stays its own) and works until told to stop; an exception from a task, or from making
+// the worker, becomes a failed task with its message. The threads share ownership of the links and
+// of what `make_worker` captured, so an interrupted run may leave them behind (`detach`). Destroyed
+// while they run (an exception left the coordinator or the relay), it tells every slot to stop
+// and joins each after its current task.
+class WorkerSlots {
+ public:
+  using Execute = std::function<TaskOutcome(int64_t task)>;
+  WorkerSlots(int slots, std::function<Execute(int slot)> make_worker);
+  ~WorkerSlots();
+  WorkerSlots(const WorkerSlots&) = delete;
+  WorkerSlots& operator=(const WorkerSlots&) = delete;
+
+  InProcessLinks& links() { return *links_; }
+  void join();
+  void detach();
+
+ private:
+  std::shared_ptr<InProcessLinks> links_;
+  std::vector<std::thread> threads_;
+};
 
 }  // namespace robustscope

@@ -7,6 +7,7 @@ model.pt and reference.txt (key=value) into OUTPUT_DIR. Written from the papers,
 
 usage: reference_attacks.py DATA_DIR OUTPUT_DIR COUNT EPSILON STEPS   (PGD with 3 restarts; the metric with 10 on the first 300)
 """
+import ctypes
 import math
 import struct
 import sys
@@ -169,8 +170,23 @@ def metric(model, x, eps, steps, restarts):
     return best
 
 
+def keep_freed_memory():
+    """glibc hands every freed block above its mmap threshold back to the kernel and trims the heap top, so each
+    step's activations for 1,000 digits are mapped afresh, a page fault per 4 KiB: that was three quarters of this
+    script's time. Serve everything from the heap and never trim it (the same arithmetic, 4x faster)."""
+    M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        kept = libc.mallopt(M_MMAP_MAX, 0) == 1 and libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1) == 1
+    except (OSError, AttributeError):
+        kept = False
+    if not kept:
+        print("reference_attacks.py: not glibc's malloc, freed memory goes back to the system (slower)", file=sys.stderr)
+
+
 def main():
     data_dir, out, count, eps, steps = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+    keep_freed_memory()
     torch.set_num_threads(1)
     train_images, train_labels = load(data_dir, "train")
     torch.manual_seed(0)

@@ -10,6 +10,7 @@
 #include "core/metric/robustness_metric.hpp"
 #include "core/models/model_source.hpp"
 #include "core/runtime/device.hpp"
+#include "core/runtime/host_memory.hpp"
 #include "support/temp_dir.hpp"
 
 namespace robustscope {
@@ -34,6 +35,8 @@ std::map<std::string, double> read_reference(const std::string& path) {
 TEST(Reference, AttacksAndMetricAgreeWithAnIndependentPyTorchImplementation) {
   if (testing::python().empty()) GTEST_SKIP() << "no Python with torch was found at configure time";
   configure_threads(0);
+  // As the CLI runs: batches of 1,000 digits reuse freed memory instead of mapping it afresh.
+  apply_host_memory_settings(HostMemorySettings{});
   testing::TempDir dir;
   const auto run = testing::run_command(
       testing::python() + " " ROBUSTSCOPE_SOURCE_DIR "/tests/core/attack/reference_attacks.py " +
