@@ -1,7 +1,9 @@
 // robustscope-bench-attacks: samples/s of PGD-K and of the metric with K steps against the bare
 // forward+backward ceiling measured in the same run (a K-step method costs K F+B per sample, so its
 // ceiling is ceiling_rate / K), and of the same PGD in Python PyTorch, run as a child process.
-#include <torch/torch.h>
+#include <torch/autograd.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 #include <boost/program_options.hpp>
 
 #include <cstdio>

@@ -5,7 +5,7 @@
 // oversubscribed; (2) a small real sweep (metric and PGD on a small CNN, one thread per rank) at
 // N = 1 and N = 2: parallel efficiency T1 / (N·TN). Both print how long workers waited for their
 // next assignment.
-#include <torch/torch.h>
+#include <torch/types.h>
 #include <unistd.h>
 #include <boost/program_options.hpp>
 

@@ -1,7 +1,8 @@
 // robustscope-bench-landscape: grid points per second of compute_landscape (cuts and grid, chunked)
 // against the bare forward ceiling — forward passes over chunks of the same size, measured in the
 // same run.
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <boost/program_options.hpp>
 #include <cmath>

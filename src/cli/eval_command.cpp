@@ -1,6 +1,8 @@
 // robustscope eval: a model's clean accuracy, robust accuracy under attacks (each, their worst-case
 // ensemble, their transfer from a substitute) and the divergence metric; a table on stdout and one
 // CSV row per sample.
+#include <torch/utils.h>
+
 #include <chrono>
 #include <cstdio>
 #include <fstream>

@@ -1,4 +1,6 @@
 // robustscope landscape: loss and decision surfaces around chosen samples of a model, into HDF5.
+#include <torch/utils.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

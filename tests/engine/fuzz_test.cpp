@@ -2,7 +2,7 @@
 // specs and task result files. Every outcome must be a result or a
 // robustscope::Error — no crash, no other exception, no hang (ctest's timeout bounds the run).
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <fstream>
 #include <random>

@@ -1,7 +1,7 @@
 // The HDF5 wrapper and the landscape store: exact round trips and clear refusals.
 #include <gtest/gtest.h>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 #include <algorithm>
 #include <filesystem>
 

@@ -2,7 +2,7 @@
 // accuracies and ψ chosen to show each symptom on one model and none on its twin; then what merge
 // stores and reads back.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cmath>
 

@@ -1,6 +1,6 @@
 // Records: exact HDF5 round trip, checksum sensitivity, atomic files.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <filesystem>
 

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -88,31 +89,27 @@ TEST(Coordination, EveryTaskRunsExactlyOnceOverManyWorkerThreads) {
   std::vector<size_t> model_of(kTasks);
   for (size_t i = 0; i < kTasks; ++i) model_of[i] = i % 7;
   Scheduler scheduler(all(kTasks), model_of, kWorkers);
-  InProcessLinks links(kWorkers);
   std::mutex mutex;
   std::map<int64_t, int> runs;  // task → times run
-  std::vector<std::thread> workers;
-  for (int w = 0; w < kWorkers; ++w) {
-    workers.emplace_back([&, w] {
-      work(links.worker(w), [&](int64_t task) {
-        {
-          std::lock_guard<std::mutex> lock(mutex);
-          ++runs[task];
-        }
-        return TaskOutcome{task % 50 == 0, task % 50 == 0 ? "planted failure" : ""};
-      });
-    });
-  }
+  WorkerSlots slots(kWorkers, [&](int) -> WorkerSlots::Execute {
+    return [&](int64_t task) {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        ++runs[task];
+      }
+      return TaskOutcome{task % 50 == 0, task % 50 == 0 ? "planted failure" : ""};
+    };
+  });
   int64_t reported = 0, failed = 0;
   const CoordinationResult result =
-      coordinate(links.coordinator(), scheduler, [&](const WorkerReport& report) {
+      coordinate(slots.links().coordinator(), scheduler, [&](const WorkerReport& report) {
         ++reported;
         if (report.failed) {
           ++failed;
           EXPECT_EQ(report.message, "planted failure");
         }
       });
-  for (auto& worker : workers) worker.join();
+  slots.join();
   EXPECT_FALSE(result.interrupted);
   EXPECT_EQ(runs.size(), kTasks);
   for (const auto& [task, times] : runs) EXPECT_EQ(times, 1) << "task " << task;
@@ -127,52 +124,45 @@ TEST(Coordination, EveryTaskRunsExactlyOnceOverManyWorkerThreads) {
 TEST(Coordination, ThePeakInFlightCountsTasksRunningAtOnce) {
   constexpr int kWorkers = 4;
   Scheduler scheduler(all(12), std::vector<size_t>(12, 0), kWorkers);
-  InProcessLinks links(kWorkers);
   std::mutex mutex;
   std::condition_variable started_changed;
   int started = 0;
-  std::vector<std::thread> workers;
-  for (int w = 0; w < kWorkers; ++w) {
-    workers.emplace_back([&, w] {
-      work(links.worker(w), [&](int64_t) {
-        std::unique_lock<std::mutex> lock(mutex);
-        ++started;
-        started_changed.notify_all();
-        started_changed.wait_for(lock, std::chrono::seconds(30),
-                                 [&] { return started >= kWorkers; });
-        return TaskOutcome{};
-      });
-    });
-  }
+  WorkerSlots slots(kWorkers, [&](int) -> WorkerSlots::Execute {
+    return [&](int64_t) {
+      std::unique_lock<std::mutex> lock(mutex);
+      ++started;
+      started_changed.notify_all();
+      started_changed.wait_for(lock, std::chrono::seconds(30), [&] { return started >= kWorkers; });
+      return TaskOutcome{};
+    };
+  });
   const CoordinationResult result =
-      coordinate(links.coordinator(), scheduler, [](const WorkerReport&) {});
-  for (auto& worker : workers) worker.join();
+      coordinate(slots.links().coordinator(), scheduler, [](const WorkerReport&) {});
+  slots.join();
   EXPECT_EQ(result.peak_in_flight, kWorkers);
   EXPECT_EQ(scheduler.completed(), 12);
 }
 
 TEST(Coordination, AStopRequestEndsTheLoopWithoutWaitingForTheQueue) {
   Scheduler scheduler(all(1000), std::vector<size_t>(1000, 0), 2);
-  InProcessLinks links(2);
   std::atomic<bool> stop{false};
   std::atomic<int64_t> executed{0};
-  std::vector<std::thread> workers;
-  for (int w = 0; w < 2; ++w) {
-    workers.emplace_back([&, w] {
-      work(links.worker(w), [&](int64_t) {
-        if (++executed == 20) stop = true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        return TaskOutcome{};
-      });
-    });
-  }
+  std::optional<WorkerSlots> slots;
+  slots.emplace(2, [&](int) -> WorkerSlots::Execute {
+    return [&](int64_t) {
+      if (++executed == 20) stop = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      return TaskOutcome{};
+    };
+  });
   const CoordinationResult result = coordinate(
-      links.coordinator(), scheduler, [](const auto&) {}, &stop);
+      slots->links().coordinator(), scheduler, [](const auto&) {}, &stop);
   EXPECT_TRUE(result.interrupted);
   EXPECT_LT(scheduler.completed(), 100);
-  // The workers are still waiting for an answer: tell them to stop, as a caller would by exiting.
-  for (int w = 0; w < 2; ++w) links.coordinator().assign(w, kStopAssignment);
-  for (auto& worker : workers) worker.join();
+  // The workers still wait for an answer: the slots, going, tell them to stop and join them.
+  slots.reset();
+  const int64_t executed_at_stop = executed;
+  EXPECT_LE(executed_at_stop, scheduler.completed() + 2);  // at most one task per slot after it
 }
 
 // An exception that leaves the coordinator (or a rank's relay) while slots run must reach the

@@ -1,7 +1,7 @@
 // The task runner and the result store as units: what a task's record holds, a failing task, the
 // model cache; task folders, verification, refusals, the merged file's exact contents, old schemas.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <filesystem>
 

@@ -1,7 +1,8 @@
 // Small models for tests: a linear softmax classifier with known weights, and tiny random nets.
 #pragma once
 
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <cmath>
 

@@ -1,7 +1,9 @@
 // The one iterative loop, and its step rules.
 #include "core/attack/ascent.hpp"
 
-#include <torch/torch.h>
+#include <torch/autograd.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "core/error.hpp"
 #include "core/runtime/step_graph.hpp"

@@ -1,7 +1,7 @@
 // Attack configs as runs of the ascent loop.
 #include "core/attack/attack_ascent.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 namespace robustscope {
 

@@ -1,7 +1,8 @@
 // The ensemble and the transfer attack around the registry's attacks.
 #include "core/attack/attacks.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "core/error.hpp"
 

@@ -1,7 +1,9 @@
 // Carlini–Wagner L2.
 #include "core/attack/carlini_wagner.hpp"
 
-#include <torch/torch.h>
+#include <torch/optim.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "core/attack/objectives.hpp"
 #include "core/attack/threat_model.hpp"

@@ -1,7 +1,8 @@
 // Attack objectives.
 #include "core/attack/objectives.hpp"
 
-#include <torch/torch.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/types.h>
 
 #include "core/error.hpp"
 

@@ -1,5 +1,5 @@
 // The attack registry and the settings every attack shares.
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,7 @@
 // Threat model: projection, ascent direction, random starts.
 #include "core/attack/threat_model.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cmath>
 

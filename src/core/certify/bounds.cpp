@@ -1,7 +1,9 @@
 // IBP and CROWN through the supported layers of the built-in architectures.
 #include "core/certify/bounds.hpp"
 
-#include <torch/torch.h>
+#include <torch/nn.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <memory>
 #include <variant>

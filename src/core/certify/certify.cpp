@@ -1,7 +1,8 @@
 // Certified upper bounds on ψ and certified robust accuracy.
 #include "core/certify/certify.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <cmath>
 

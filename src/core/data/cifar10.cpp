@@ -1,7 +1,7 @@
 // CIFAR-10 binary batch reader and writer.
 #include "core/data/cifar10.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "core/data/binary_file.hpp"
 #include "core/error.hpp"

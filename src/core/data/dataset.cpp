@@ -1,7 +1,7 @@
 // Data sets in [0,1] pixel space and the batch iterator.
 #include "core/data/dataset.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cstdlib>
 #include <filesystem>

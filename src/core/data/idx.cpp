@@ -1,7 +1,7 @@
 // MNIST IDX reader and writer.
 #include "core/data/idx.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cstring>
 

@@ -1,7 +1,7 @@
 // Attacks and the metric over a data set.
 #include "core/eval/dataset_evaluation.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <chrono>
 

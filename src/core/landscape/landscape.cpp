@@ -1,7 +1,10 @@
 // Input-space surfaces: directions, cuts, grids and the derived numbers.
 #include "core/landscape/landscape.hpp"
 
-#include <torch/torch.h>
+#include <torch/autograd.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,7 @@
 // Logit normalisations and divergences.
 #include "core/metric/divergence.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cmath>
 

@@ -1,7 +1,8 @@
 // The robustness metric and its summary.
 #include "core/metric/robustness_metric.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <cmath>
 #include <sstream>

@@ -1,7 +1,8 @@
 // Built-in architectures. Each body maps normalised images to logits.
 #include "core/models/architectures.hpp"
 
-#include <torch/torch.h>
+#include <torch/nn.h>
+#include <torch/types.h>
 
 #include <algorithm>
 

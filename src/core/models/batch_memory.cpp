@@ -1,7 +1,8 @@
 // Measuring a batch's memory (see batch_memory.hpp).
 #include "core/models/batch_memory.hpp"
 
-#include <torch/torch.h>
+#include <torch/autograd.h>
+#include <torch/types.h>
 
 #include <algorithm>
 

@@ -2,7 +2,10 @@
 // name per line) and "state" (the tensors in that order).
 #include "core/models/checkpoint.hpp"
 
-#include <torch/torch.h>
+#include <torch/nn.h>
+#include <torch/serialize.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <cmath>
 #include <filesystem>

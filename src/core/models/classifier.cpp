@@ -1,7 +1,8 @@
 // Checks and clean accuracy shared by every Classifier.
 #include "core/models/classifier.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "core/error.hpp"
 

@@ -1,7 +1,9 @@
 // Reparameterisations of built-in models.
 #include "core/models/reparameterize.hpp"
 
-#include <torch/torch.h>
+#include <torch/nn.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <cmath>
 

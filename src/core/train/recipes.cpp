@@ -1,7 +1,9 @@
 // Training recipes as objectives of the one training loop.
 #include "core/train/recipes.hpp"
 
-#include <torch/torch.h>
+#include <torch/autograd.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <algorithm>
 #include <memory>

@@ -1,7 +1,8 @@
 // The training loop shared by every recipe.
 #include "core/train/trainer.hpp"
 
-#include <torch/torch.h>
+#include <torch/optim.h>
+#include <torch/types.h>
 
 #include <chrono>
 #include <cmath>

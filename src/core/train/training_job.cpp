@@ -1,7 +1,7 @@
 // Training jobs: settings in, checkpoint out.
 #include "core/train/training_job.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cstdio>
 

@@ -1,5 +1,5 @@
 // The attack, ensemble and transfer procedures: robust accuracy per sample (core/attack).
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "core/eval/dataset_evaluation.hpp"
 #include "engine/procedures/procedures.hpp"

@@ -1,5 +1,5 @@
 // The certify procedure: ψ's certified upper bound and certified robust accuracy per sample.
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "engine/procedures/procedures.hpp"
 #include "engine/store/schema.hpp"

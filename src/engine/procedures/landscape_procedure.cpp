@@ -1,5 +1,6 @@
 // The landscape procedure: cuts, grids and derived numbers per sample (core/landscape).
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <cmath>
 

@@ -1,5 +1,5 @@
 // The metric procedure: ψ per sample (core/metric) over a task's samples.
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "core/eval/dataset_evaluation.hpp"
 #include "engine/procedures/procedures.hpp"

@@ -1,7 +1,7 @@
 // Procedures: settings, keys, costs and the dispatch over the procedure types.
 #include "engine/procedures/procedures.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "core/error.hpp"
 #include "engine/store/schema.hpp"

@@ -1,7 +1,7 @@
 // The batch run and model preparation over MPI ranks.
 #include "engine/run/batch_run.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 #include <unistd.h>
 
 #include <chrono>

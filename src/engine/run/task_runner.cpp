@@ -1,7 +1,7 @@
 // One task: a procedure on a shard of samples, packed into a Record.
 #include "engine/run/task_runner.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <chrono>

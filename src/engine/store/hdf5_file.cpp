@@ -2,7 +2,7 @@
 #include "engine/store/hdf5_file.hpp"
 
 #include <hdf5.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <vector>
 

@@ -1,7 +1,7 @@
 // Landscape results as Records.
 #include "engine/store/landscape_store.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "core/version.hpp"
 

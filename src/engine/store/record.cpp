@@ -1,7 +1,7 @@
 // Records: the one HDF5 write and read of results, and their checksum.
 #include "engine/store/record.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cstdio>
 #include <cstring>

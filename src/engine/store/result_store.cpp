@@ -1,7 +1,7 @@
 // The result store: task folders, verified resume, and the merged results file.
 #include "engine/store/result_store.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <filesystem>

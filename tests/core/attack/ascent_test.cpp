@@ -1,7 +1,8 @@
 // The ascent loop against closed forms on a linear softmax model, and the threat model's
 // constraints.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "core/attack/ascent.hpp"
 #include "core/attack/attacks.hpp"

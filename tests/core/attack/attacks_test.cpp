@@ -1,7 +1,9 @@
 // Every attack: inside the ball and the box, per-sample determinism, ensemble and transfer
 // semantics, and clear refusals of bad settings.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/autograd.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <string>
 #include <tuple>

@@ -2,7 +2,7 @@
 // the same TorchScript model and inputs: robust accuracies within 1 percentage point, metric mean
 // within 2%.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <fstream>
 

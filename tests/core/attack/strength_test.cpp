@@ -1,6 +1,6 @@
 // Attack strength on a naturally trained MNIST CNN (trained here, on the real split).
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "core/attack/attacks.hpp"
 #include "core/runtime/device.hpp"

@@ -3,7 +3,8 @@
 // bounds support, random and trained), IBP never tighter than CROWN, and a 2-D network whose true
 // maximum, found by dense grid search, lies inside the bracket.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "core/attack/attacks.hpp"
 #include "core/certify/certify.hpp"

@@ -1,6 +1,6 @@
 // CIFAR-10 binary batches, written by the test in the real format.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "core/data/cifar10.hpp"
 #include "core/data/dataset.hpp"

@@ -1,6 +1,6 @@
 // Data sets and the batch iterator.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "core/data/dataset.hpp"
 #include "core/data/idx.hpp"

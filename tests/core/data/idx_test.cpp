@@ -1,6 +1,6 @@
 // MNIST IDX reader: round trip and every way a file can be wrong.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "core/data/idx.hpp"
 #include "support/temp_dir.hpp"

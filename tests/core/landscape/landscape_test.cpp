@@ -1,7 +1,8 @@
 // Landscapes: grid points against direct evaluation, the analytic linear case, directions and
 // seeds.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <cmath>
 #include <utility>

@@ -1,6 +1,8 @@
 // The robustness metric: an upper bound on sampled divergences, invariances, options and summaries.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/nn.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "core/attack/threat_model.hpp"
 #include "core/metric/divergence.hpp"

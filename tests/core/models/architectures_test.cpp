@@ -1,7 +1,8 @@
 // Built-in architectures: shapes on MNIST and CIFAR-10 inputs, documented parameter counts,
 // validation.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "core/models/architectures.hpp"
 #include "core/runtime/device.hpp"

@@ -2,7 +2,9 @@
 // hand), the measurement of a small CNN against the activations it must keep and against a direct
 // measurement at another batch size, and the error without the host cache.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/autograd.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "core/attack/attacks.hpp"
 #include "core/models/architectures.hpp"

@@ -1,6 +1,8 @@
 // Checkpoints: bit-identical round trip, metadata, and clear refusals.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/serialize.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "core/models/checkpoint.hpp"
 #include "core/models/model_source.hpp"

@@ -1,7 +1,8 @@
 // External TorchScript models exported by PyTorch (Debian's python3-torch) run through the
 // Classifier interface and give PyTorch's logits.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "core/models/model_source.hpp"
 #include "core/models/torchscript_classifier.hpp"

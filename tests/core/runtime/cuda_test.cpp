@@ -2,7 +2,9 @@
 // landscape on both devices (to float tolerance: the kernels differ). Skipped, saying so, where no
 // GPU is present — CI has none; scripts/dev/gpu-check.sh runs it on a GPU host.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/cuda.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <cstdlib>
 

@@ -1,7 +1,9 @@
 // Device choice: what each spelling means, per process of a node, and the error for CUDA where none
 // is.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/cuda.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <dlfcn.h>
 

@@ -2,7 +2,7 @@
 // was freed reuses the block (no page faults), the limit, and LibTorch's raw allocation interface.
 // Its own executable: the cache, once installed, stays for the process.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <c10/core/CPUAllocator.h>
 #include <sys/resource.h>

@@ -1,7 +1,9 @@
 // Training recipes on a slice of the real MNIST split with a small MLP: each does what it is for,
 // measured against natural training from the same seed.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/autograd.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "core/attack/attacks.hpp"
 #include "core/models/reparameterize.hpp"

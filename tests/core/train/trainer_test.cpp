@@ -1,6 +1,6 @@
 // Natural training on the real MNIST split (scripts/fetch-mnist.sh): accuracy and determinism.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "core/models/architectures.hpp"
 #include "core/runtime/device.hpp"

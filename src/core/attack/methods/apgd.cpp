@@ -1,7 +1,8 @@
 // APGD (Croce & Hein 2020): the ascent loop with APGD's step rule (momentum, step halving at
 // checkpoints, restarts from the best point), on cross-entropy (apgd-ce), the DLR loss (apgd-dlr),
 // or the targeted DLR loss against each of the most likely other classes in turn (apgd-t).
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "core/attack/attack_ascent.hpp"
 

@@ -1,6 +1,6 @@
 // Carlini & Wagner (2017) L2 as an attack of the registry: the minimum-norm search of
 // carlini_wagner.hpp, counted as broken when the misclassified point it found lies in the ε-ball.
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "core/attack/attack.hpp"
 #include "core/attack/carlini_wagner.hpp"

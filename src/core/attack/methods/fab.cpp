@@ -8,7 +8,9 @@
 // as broken when its closest adversarial point lies within ε; the others are returned clean. [ours]
 // The projections onto hyperplane ∩ box are solved exactly by bisection on the multiplier (the
 // paper's reference sorts instead): δ = clip(λ·w, box) for L2, clip(λ·sign(w), box) for L∞.
-#include <torch/torch.h>
+#include <torch/autograd.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <limits>
 

@@ -6,7 +6,8 @@
 // 8000 of 10,000 iterations, rescaled to the budget). One forward pass per iteration on the samples
 // still unbroken. [ours] The draws of a sample come from its own generator (seed, sample id), all
 // at once; a square that repeats the current one is not redrawn (the paper redraws it).
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <cmath>
 
