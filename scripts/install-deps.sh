@@ -13,8 +13,8 @@ PACKAGES=(
   python3 python3-numpy python3-h5py python3-matplotlib python3-torch
   # Fashion-MNIST, the full 60,000/10,000 (scripts/fetch-fmnist.sh unpacks it into data/fmnist/).
   dataset-fashion-mnist
-  # The SLURM test starts a real SLURM on this machine.
-  slurm-wlm munge
+  # The SLURM test starts a real SLURM on this machine; scripts/mpirun.sh signals ranks with pkill.
+  slurm-wlm munge procps
 )
 command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 

@@ -306,10 +306,14 @@ def provenance(report, study, path):
     root = study.results.root
     failed = study.results.failed
     report.add(f"# robustscope report: {root.get(schema.NAME, '?')}\n")
+    if schema.LAST_RUN_STARTED in root:
+        last_run = (f"{root.get(schema.MPI_VERSION, '?')}; last run {root[schema.LAST_RUN_STARTED]} .. "
+                    f"{root.get(schema.LAST_RUN_ENDED, '?')} on {root.get(schema.LAST_RUN_RANK_LAYOUT, '?')}")
+    else:
+        last_run = "no run has finished: merged from a task folder"
     report.add(f"Results `{path}` (spec hash `{root.get(schema.SPEC_HASH, '?')}`, code {root.get(schema.CODE_VERSION, '?')}, "
-               f"LibTorch {root.get(schema.LIBTORCH_VERSION, '?')}, {root.get(schema.MPI_VERSION, '?')}, HDF5 "
-               f"{root.get(schema.HDF5_VERSION, '?')}; last run {root.get('last_run_started', '?')} .. "
-               f"{root.get('last_run_ended', '?')} on {root.get('last_run_rank_layout', '?')}). "
+               f"LibTorch {root.get(schema.LIBTORCH_VERSION, '?')}, HDF5 {root.get(schema.HDF5_VERSION, '?')}, "
+               f"{last_run}). "
                f"{root.get(schema.TASKS_COMPLETED, '?')} of {root.get(schema.TASKS_PLANNED, '?')} tasks completed, "
                f"{len(failed)} failed{':' if failed else '.'} Intervals are 95% percentile-bootstrap intervals over "
                f"the test images ({study.replicates} replicates, seed {study.seed}): each replicate resamples the "
@@ -558,7 +562,13 @@ def cost(report, study):
     if reference is None:
         report.add("No ensemble or attack setting covers every base model: no reference ranking.\n")
     else:
-        report.add(f"The reference is **{study.labels[reference]}** (the ensemble: the strongest attack of the spec). "
+        if study.by_key[reference][0].kind == "ensemble":
+            what = "the ensemble: the strongest attack of the spec"
+        else:
+            what = ("the single attack setting with the lowest mean robust accuracy over the base models, among those run "
+                    "on the common samples; the spec has "
+                    "no ensemble, so no stronger reference exists here")
+        report.add(f"The reference is **{study.labels[reference]}** ({what}). "
                    "For every setting: passes and wall time per sample averaged over the models (forward F, "
                    "forward+backward F+B; the ensemble's members skip points already broken) and Kendall τ between "
                    "its ranking of the base models and the reference's, with its interval.\n")
@@ -651,14 +661,25 @@ def alarms(report, study):
                "that does not fall to ~0 at ε covering the domain or rises with ε, (c) accuracy still falling with "
                "more steps or restarts, (d) a single step stronger than many, (e) the ascent's ψ orders of "
                "magnitude below the certified bound).\n")
+    pending = study.results.pending
+    if pending:
+        many = len(pending) > 1
+        report.add(f"{len(pending)} setting{'s are' if many else ' is'} incomplete (tasks not yet computed) and "
+                   f"{'were' if many else 'was'} **not checked**:\n")
+        for line in pending:
+            report.add(f"- `{line}`")
+        report.add("")
+    unchecked = (f" among the complete settings; {len(pending)} incomplete setting{'s' if len(pending) > 1 else ''} "
+                 "unchecked") if pending else ""
     if not stored:
         report.add("No alarm: no check found a symptom (a check with nothing to compare stays silent).\n")
-        return "5. Gradient masking: no alarm."
+        return f"5. Gradient masking: no alarm{unchecked}."
     report.table("alarms", ["model", "check", "evidence"],
                  [[a[schema.MODEL], a[schema.CHECK], a[schema.EVIDENCE]] for a in stored])
     flagged = list(OrderedDict.fromkeys(a[schema.MODEL] for a in stored))
     checks = {m: sorted({a[schema.CHECK] for a in stored if a[schema.MODEL] == m}) for m in flagged}
     return ("5. Gradient masking: flagged " + "; ".join(f"**{m}** ({', '.join(checks[m])})" for m in flagged) +
+            (f" ({len(pending)} incomplete setting{'s' if len(pending) > 1 else ''} unchecked)" if pending else "") +
             ". On these models the flagged attacks or ascents were misled: their numbers overstate robustness.")
 
 
@@ -753,7 +774,15 @@ def main():
     if args.replicates < 10:
         sys.exit(f"--replicates {args.replicates}: at least 10 are needed for an interval")
     out_dir = args.out or os.path.join(os.path.dirname(os.path.abspath(args.results)), "report")
-    results = Results(args.results)
+    if not os.path.exists(args.results):
+        if os.path.isdir(args.results + ".d"):
+            sys.exit(f"{args.results}: not merged yet (the run stopped before its merge); "
+                     f"`robustscope merge {args.results}` writes it from {args.results}.d, then report again")
+        sys.exit(f"{args.results}: no such results file")
+    try:
+        results = Results(args.results)
+    except OSError as error:
+        sys.exit(f"{args.results}: not a readable HDF5 results file ({error})")
     if not results.settings:
         sys.exit(f"{args.results}: no completed tasks")
     study = Study(results, args.replicates, args.seed)

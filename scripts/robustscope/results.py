@@ -119,6 +119,8 @@ class Results:
                 raise SystemExit(f"{path}: schema {found or 'none'!r}; this script reads {schema.RESULTS} "
                                  "(rerun the spec with this version of robustscope)")
             self.root = attributes(handle)
+            # "model setting" lines of the settings whose tasks are not all computed (a partial run).
+            self.pending = [line for line in text(self.root.get(schema.PENDING_SETTINGS, "")).split("\n") if line]
             self.models = OrderedDict()
             for name in handle.get(schema.MODELS_GROUP, {}):
                 self.models[name] = attributes(handle[schema.MODELS_GROUP][name])

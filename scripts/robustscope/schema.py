@@ -23,6 +23,7 @@ NAMES = {
     "kTasksPlanned": "tasks_planned",
     "kTasksCompleted": "tasks_completed",
     "kTasksFailed": "tasks_failed",
+    "kPendingSettings": "pending_settings",
     "kModelKind": "kind",
     "kModelPath": "path",
     "kModelDataset": "dataset",
@@ -123,6 +124,7 @@ MERGED_AT = NAMES["kMergedAt"]
 TASKS_PLANNED = NAMES["kTasksPlanned"]
 TASKS_COMPLETED = NAMES["kTasksCompleted"]
 TASKS_FAILED = NAMES["kTasksFailed"]
+PENDING_SETTINGS = NAMES["kPendingSettings"]
 MODEL_KIND = NAMES["kModelKind"]
 MODEL_PATH = NAMES["kModelPath"]
 MODEL_DATASET = NAMES["kModelDataset"]

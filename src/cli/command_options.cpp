@@ -24,6 +24,13 @@ void add_runtime_options(po::options_description& options, RuntimeOptions& runti
       "may use; more than that is capped); the BLAS runs on one thread");
 }
 
+po::typed_value<int>* thread_override(int* field) {
+  return po::value<int>()->notifier([field](int threads) {
+    if (threads < 0) throw Error("--threads", "must be >= 0, got " + std::to_string(threads));
+    *field = threads;
+  });
+}
+
 ModelChoice choose_model(const std::string& checkpoint, const std::string& torchscript,
                          const std::string& dataset) {
   if (checkpoint.empty() == torchscript.empty())

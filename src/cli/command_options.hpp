@@ -31,6 +31,10 @@ po::typed_value<T>* value_with_default(T* field) {
   }
 }
 
+// --threads of run and prepare: a count of at least 0 that overrides the spec's (an Error naming
+// the flag otherwise); `field` keeps its value when the flag is not given.
+po::typed_value<int>* thread_override(int* field);
+
 struct RuntimeOptions {
   std::string device = "auto";
   int threads = 0;  // 0: OMP_NUM_THREADS if set, else every core available

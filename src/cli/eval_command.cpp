@@ -188,8 +188,9 @@ int eval_command(const Arguments& arguments) {
     return 0;
   }
   // Everything that can be checked without the data or the model is checked first.
-  if (!metric_settings.empty() && !with_metric)
-    throw Error("--metric-arg", "has no effect without --metric");
+  // --certify bounds the metric's divergence: it reads --metric-arg too (docs/metric.md).
+  if (!metric_settings.empty() && !with_metric && certify_method.empty())
+    throw Error("--metric-arg", "has no effect without --metric or --certify");
   if (ensemble && attack_texts.size() < 2) throw Error("--ensemble", "needs at least two --attack");
   if (!substitute_path.empty() && attack_texts.empty())
     throw Error("--substitute", "needs at least one --attack to craft on it");

@@ -14,7 +14,7 @@ int prepare_command(const Arguments& arguments) {
   options.add_options()("spec", po::value(&spec_path)->required(), "experiment spec (YAML)")(
       "data-dir", po::value(&data_dir), "folder holding <dataset>/ (overrides the spec's)")(
       "device", po::value(&run_options.device), "overrides the spec's device")(
-      "threads", po::value(&run_options.threads), "threads per rank (overrides the spec's)");
+      "threads", thread_override(&run_options.threads), "threads per rank (overrides the spec's)");
   if (!parse_command("prepare",
                      "Trains the spec's models whose checkpoints are missing, by their train: "
                      "settings (under mpirun, ranks take models from one queue).",

@@ -1,4 +1,5 @@
 // robustscope run: a spec's tasks over MPI ranks, resuming an existing output.
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 
@@ -20,7 +21,7 @@ int run_command(const Arguments& arguments) {
       "resume an output made by a different spec or with changed model files, reusing the tasks "
       "whose settings still match and recomputing the rest")(
       "device", po::value(&run_options.device), "overrides the spec's device")(
-      "threads", po::value(&run_options.threads),
+      "threads", thread_override(&run_options.threads),
       "threads of each task a rank runs (overrides the spec's)")(
       "tasks-in-flight", po::value(&run_options.tasks_in_flight)->default_value(1),
       "tasks each rank runs at once, each on a thread and GPU stream of its own (1-64): keeps a "
@@ -38,16 +39,27 @@ int run_command(const Arguments& arguments) {
   if (!data_dir.empty()) spec.data_dir = data_dir;
   run_options.progress = !quiet;
   run_options.log = say;
+  // Under mpirun or srun the ranks get the launcher's SIGTERM whatever the launcher was sent. Read
+  // before MPI starts: a bare run's MPI sets these variables for itself.
+  const bool launched = std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK");
   MpiCluster cluster;
   const RunSummary summary = run_experiment(cluster, spec, run_options);
   if (cluster.rank() != 0) return 0;
-  if (summary.interrupted) {
-    say("\ninterrupted (signal " + std::to_string(summary.interrupt_signal) +
-        "): " + std::to_string(summary.skipped + summary.computed) + " of " +
-        std::to_string(summary.planned) + " tasks are complete and kept in " + summary.task_folder +
-        "; run the same command again to resume");
+  if (summary.interrupted || !summary.out_of_space.empty()) {
+    const std::string kept = std::to_string(summary.kept) + " of " +
+                             std::to_string(summary.planned) + " tasks are complete and kept in " +
+                             summary.task_folder + "; ";
+    if (summary.interrupted)
+      say("\ninterrupted (signal " + std::to_string(summary.interrupt_signal) +
+          (launched && summary.interrupt_signal == SIGTERM
+               ? ", the launcher's SIGTERM: mpirun and srun pass on a Ctrl-C so"
+               : "") +
+          "): " + kept + "run the same command again to resume");
+    else
+      say("\nstopped: " + summary.out_of_space + "\n" + kept +
+          "make room and run the same command again to resume");
     // Tasks in flight are abandoned: their files are never half written.
-    std::_Exit(128 + summary.interrupt_signal);
+    std::_Exit(summary.interrupted ? 128 + summary.interrupt_signal : 1);
   }
   const double computed = static_cast<double>(summary.computed + summary.failed);
   char line[512];

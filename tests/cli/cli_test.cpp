@@ -207,7 +207,7 @@ TEST_F(CliWithModel, NonsenseSettingsAreErrorsNotSilence) {
   for (const Case& bad : std::vector<Case>{
            {"--attack pgd:steps=3,steps=5", "\"steps\" is given twice"},
            {"--attack fgsm:steps=40", "fgsm does not use \"steps\""},
-           {"--metric-arg steps=5", "--metric-arg: has no effect without --metric"},
+           {"--metric-arg steps=5", "--metric-arg: has no effect without --metric or --certify"},
            {"--attack pgd:norm=l2,epsilon=1e20",
             "1e+20 is larger than any l2 distance between inputs in [0,1]^784 (at most 28"},
            {"--attack pgd --epsilon 1e39", "(at most 1: the whole pixel range)"},
@@ -280,15 +280,16 @@ TEST_F(CliWithModel, ThreadsBeyondTheCoresAreCappedWithAWarning) {
 }
 
 TEST_F(CliWithModel, ProgressReachesAPipeAtOnce) {
-  // Killed after two seconds of a long metric, eval must already have printed its first lines
-  // through the pipe (block buffering would hold them until exit, and the kill loses them).
-  const auto result =
-      run_command("timeout -s KILL 2 " +
-                  robustscope("eval --model " + model() + " --data-dir " + testing::data_dir() +
-                              " --threads 1 --metric --metric-arg steps=100000") +
-                  " | cat");
-  EXPECT_NE(result.output.find("device cpu"), std::string::npos) << result.output;
-  EXPECT_NE(result.output.find("model mlp"), std::string::npos) << result.output;
+  // A metric of 100,000 steps runs for many minutes: its first lines must reach the pipe while it
+  // runs (block buffering would hold them until exit). Read until they arrive, then kill it; if
+  // they were held back, the read ends only when eval does, with its final table.
+  const std::string output = testing::read_output_until(
+      robustscope("eval --model " + model() + " --data-dir " + testing::data_dir() +
+                  " --threads 1 --metric --metric-arg steps=100000 --limit 200"),
+      {"device cpu", "model mlp"});
+  EXPECT_NE(output.find("device cpu"), std::string::npos) << output;
+  EXPECT_NE(output.find("model mlp"), std::string::npos) << output;
+  EXPECT_EQ(output.find("clean"), std::string::npos) << "eval ran to its end: " << output;
 }
 
 TEST(Cli, HelpVersionAndMessagesReadAsWritten) {

@@ -165,7 +165,7 @@ TEST_F(Batch, BatchSizeAutoReachesEveryRankAsTheNumberItChose) {
   const std::string automatic = write_spec(dir, text, "auto.yaml");
   const auto result = run(2, automatic, "--output " + dir.file("auto.h5") + " --quiet");
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  EXPECT_NE(result.output.find("model m2: batch_size 30 (31 KiB per sample"), std::string::npos)
+  EXPECT_NE(result.output.find("model m2: batch_size 30 (30 KiB per sample"), std::string::npos)
       << result.output;
   ASSERT_EQ(run(1, numeric, "--output " + dir.file("numeric.h5") + " --quiet").exit_code, 0);
   expect_same_results(dir.file("numeric.h5"), dir.file("auto.h5"));
@@ -410,6 +410,45 @@ TEST_F(Batch, TheReportAnswersFromTheResultsFile) {
 
 // The study spec's every procedure, on a reduced copy: its models replaced by small MLPs under the
 // names the transfers craft on (and a masked twin), 20 digits; run on two ranks, then the report.
+TEST_F(Batch, AReportOnAPartialRunWithoutAnEnsembleSaysWhatItDidNotCheckAndNamesItsReference) {
+  std::string text = sweep_spec(dir, 20);
+  const std::string ensemble =
+      "  ensembles:\n    - {members: [fgsm, apgd-ce], epsilon: 0.1, steps: 5}\n";
+  text.replace(text.find(ensemble), ensemble.size(), "");
+  const std::string spec = write_spec(dir, text, "spec.yaml");
+  ASSERT_EQ(run(1, spec, "--quiet").exit_code, 0);
+  // As a killed run leaves it: m2's second FGSM shard missing, then a standalone merge.
+  const StoredResults complete = read_results(dir.file("r.h5"));
+  std::string removed;
+  for (const auto& [id, record] : complete.tasks)
+    if (record.text(schema::kModel) == "m2" && record.text(schema::kKind) == "attack" &&
+        record.text(std::string(schema::kSettingPrefix) + "name") == "fgsm" &&
+        record.integer(schema::kShard) == 1)
+      removed = id;
+  ASSERT_FALSE(removed.empty());
+  fs::remove(dir.file("r.h5.d/tasks/" + removed + ".h5"));
+  fs::remove(dir.file("r.h5"));  // a merged file would still hold the task
+  ASSERT_EQ(testing::run_command(std::string(ROBUSTSCOPE_BINARY) + " merge " + dir.file("r.h5"))
+                .exit_code,
+            0);
+  if (testing::python().empty()) GTEST_SKIP() << "no Python for the report";
+  const std::string report = write_report(dir, 50);
+  EXPECT_NE(report.find("1 setting is incomplete (tasks not yet computed) and was **not checked**"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("- `m2 attack(epsilon=0.1,loss=ce,name=fgsm,norm=linf)`"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("5. Gradient masking: no alarm among the complete settings; 1 incomplete "
+                        "setting unchecked."),
+            std::string::npos)
+      << report;
+  EXPECT_EQ(report.find("the ensemble: the strongest attack"), std::string::npos) << report;
+  EXPECT_NE(report.find("the spec has no ensemble, so no stronger reference exists here"),
+            std::string::npos)
+      << report;
+}
+
 TEST_F(Batch, AReducedCopyOfTheStudySpecRunsAndItsReportAnswersEveryQuestion) {
   const std::string study =
       testing::read_file(ROBUSTSCOPE_SOURCE_DIR "/experiments/paper-fmnist.yaml");

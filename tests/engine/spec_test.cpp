@@ -291,6 +291,25 @@ INSTANTIATE_TEST_SUITE_P(
                 "  - {name: b, checkpoint: c.pt, dataset: mnist, train: {epochs: 1}}\n"
                 "  - {name: c, checkpoint: c.pt, dataset: mnist, train: {epochs: 2}}",
                 "bad.yaml:8:56", "model c trains c.pt with other settings than model b"},
+        BadSpec{"one checkpoint trained two ways under another spelling of its path",
+                "  - {name: b, torchscript: b.pt, dataset: mnist}",
+                "  - {name: b, checkpoint: c.pt, dataset: mnist, train: {epochs: 1}}\n"
+                "  - {name: c, checkpoint: ./x/../c.pt, dataset: mnist, train: {epochs: 2}}",
+                "bad.yaml:8:63",
+                "model c trains ./x/../c.pt with other settings than model b (bad.yaml:7:5, c.pt, "
+                "the same file)"},
+        BadSpec{"a metric setting written twice", "epsilon: [0.1, 0.3]", "epsilon: [0.1, 1e-1]",
+                "bad.yaml:10:20", "is written twice (also at bad.yaml:10:15)"},
+        BadSpec{"an attack repeated with its keys reordered", "      steps: 5\n  ensembles",
+                "      steps: 5\n    - {steps: 5, epsilon: 0.1, name: pgd}\n  ensembles",
+                "bad.yaml:17:27", "is written twice (also at bad.yaml:15:16)"},
+        BadSpec{"a model named dot", "name: b,", "name: '.',", "bad.yaml:7:12",
+                "a model name must be non-empty, not \".\""},
+        BadSpec{"a model name with a NUL byte", "name: b,", "name: \"b\\0x\",", "bad.yaml:7:12",
+                "or control characters"},
+        BadSpec{"an empty seed", "seed: 7", "seed:", "bad.yaml:", "seed has no value"},
+        BadSpec{"a task limit no plan can hold", "seed: 7", "seed: 7\nlimits: {max_tasks: 3000000}",
+                "bad.yaml:3:21", "max_tasks = 3000000 is out of range (1..2000000)"},
         BadSpec{"bad device", "seed: 7", "device: gpu", "bad.yaml:2:9",
                 "allowed: auto, cpu, cuda, cuda:<index>"},
         BadSpec{"duplicate key", "seed: 7", "seed: 7\nseed: 8", "bad.yaml:3:1", "duplicate key"},
@@ -301,6 +320,36 @@ INSTANTIATE_TEST_SUITE_P(
         if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
       return name;
     });
+
+TEST(Spec, AnErrorNamesItsLocationOnce) {
+  std::string text = kValidSpec;
+  text.replace(text.find("seed: 7"), 7, "seed:");
+  EXPECT_ERROR_CONTAINING(parse_spec(text, "seed.yaml"), "seed has no value");
+  try {
+    parse_spec(text, "seed.yaml");
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    EXPECT_EQ(message.find("seed.yaml", 1), std::string::npos) << message;
+  }
+}
+
+TEST(Spec, TwoRecipesForOneFileThroughALinkAreRefused) {
+  TempDir dir;
+  std::filesystem::create_symlink("real.pt", dir.file("alias.pt"));  // real.pt does not exist yet
+  std::string text = kValidSpec;
+  const std::string models =
+      "  - {name: a, torchscript: a.pt, dataset: mnist}\n"
+      "  - {name: b, torchscript: b.pt, dataset: mnist}\n";
+  text.replace(text.find(models), models.size(),
+               "  - {name: a, checkpoint: " + dir.file("real.pt") +
+                   ", dataset: mnist, train: {epochs: 1}}\n  - {name: b, checkpoint: " +
+                   dir.file("alias.pt") + ", dataset: mnist, train: {epochs: 2}}\n");
+  EXPECT_ERROR_CONTAINING(parse_spec(text, "link.yaml"), "model b trains " + dir.file("alias.pt") +
+                                                             " with other settings than model a");
+  // The same recipe for both spellings is one training of one file.
+  text.replace(text.find("epochs: 2"), 9, "epochs: 1");
+  EXPECT_NO_THROW(parse_spec(text, "link.yaml"));
+}
 
 TEST(Spec, TheStandardEnsemblePresetIsAutoAttacksStandardVersion) {
   std::string text = kValidSpec;

@@ -4,10 +4,12 @@
 #include <torch/types.h>
 
 #include <filesystem>
+#include <regex>
 
 #include "core/eval/dataset_evaluation.hpp"
 #include "core/models/model_source.hpp"
 #include "core/runtime/device.hpp"
+#include "core/runtime/hashing.hpp"
 #include "core/runtime/host_memory.hpp"
 #include "engine/run/task_runner.hpp"
 #include "engine/store/result_store.hpp"
@@ -152,6 +154,37 @@ TEST_F(StoreAndRunner, ConsecutiveTasksOfAModelLoadItOnceAndATransferLoadsItsSub
   EXPECT_EQ(runner.models_loaded(), 2);  // both kept
 }
 
+TEST_F(StoreAndRunner, AModelFileReplacedMidRunFailsItsTasksNamingBothHashes) {
+  TaskRunner runner(spec, torch::kCPU);
+  ASSERT_EQ(runner.run(task_of("a", "metric", 0)).text(schema::kStatus), "completed");
+  const std::string planned = spec.models[0].content_hash;
+  testing::save_mlp(dir.file("a.pt"), 9);  // other weights under the same name
+  const std::string now = file_hash(dir.file("a.pt"));
+  ASSERT_NE(now, planned);
+  const auto expect_refused = [&](const Record& record) {
+    EXPECT_EQ(record.text(schema::kStatus), "failed");
+    const std::string message = record.text(schema::kMessage);
+    EXPECT_NE(message.find(dir.file("a.pt") +
+                           ": has changed while the run used it: its tasks were "
+                           "planned for hash " +
+                           planned + ", the file now hashes to " + now),
+              std::string::npos)
+        << message;
+  };
+  // A worker that loads the model only now (another rank, a later slot) refuses the new bytes.
+  TaskRunner late(spec, torch::kCPU);
+  expect_refused(late.run(task_of("a", "metric", 1)));
+  // The first worker still holds the bytes it checked: its tasks keep the planned hash.
+  const Record cached = runner.run(task_of("a", "metric", 1));
+  ASSERT_EQ(cached.text(schema::kStatus), "completed");
+  EXPECT_EQ(cached.text(schema::kModelFileHash), planned);
+  // Once the model has left its two-model cache, reloading it is refused too.
+  ASSERT_EQ(runner.run(task_of("b", "metric", 0)).text(schema::kStatus), "completed");
+  expect_refused(runner.run(task_of("nan", "metric", 0)));  // a.pt again, reparameterised
+  ASSERT_EQ(runner.run(task_of("b", "metric", 1)).text(schema::kStatus), "completed");
+  expect_refused(runner.run(task_of("a", "metric", 0)));
+}
+
 TEST_F(StoreAndRunner, VerifyingATaskChecksStatusKeySamplesAndData) {
   TaskRunner runner(spec, torch::kCPU);
   const Task& task = task_of("a", "metric", 0);
@@ -255,8 +288,11 @@ TEST_F(StoreAndRunner, BatchSizeAutoIsMeasuredOnceRecordedAndKeptByLaterRuns) {
   // not.
   EXPECT_EQ(automatic.models[0].batch_size, 25);
   ASSERT_EQ(lines.size(), 1u);
-  EXPECT_NE(lines[0].find("model a: batch_size 25 (31 KiB per sample"), std::string::npos)
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(lines[0], match,
+                                std::regex("^model a: batch_size 25 \\(([0-9]+) KiB per sample")))
       << lines[0];
+  EXPECT_NEAR(std::stod(match[1]), 10 * 3136 / 1024.0, 2.5) << lines[0];
 
   std::string numeric_text = text;
   numeric_text.replace(numeric_text.find("batch_size: auto, batch_memory_mib: 1"), 37,

@@ -9,6 +9,7 @@
 #include <torch/types.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -38,6 +39,29 @@ std::string layout_spec(const TempDir& dir, const std::string& output, int64_t b
          "}\nmodels:\n  - {name: wide, checkpoint: " + dir.file("wide.pt") +
          "}\nprocedures:\n  metric: {epsilon: 0.1, steps: 10}\n"
          "  attacks:\n    - {name: pgd, epsilon: 0.1, steps: 10}\n";
+}
+
+// Runs `command` in the background (in place of a shell, so signals reach it), its output going to
+// `log`.
+pid_t start_in_background(const std::string& command, const std::string& log) {
+  const pid_t child = fork();
+  if (child == 0) {
+    // Signals ignored on entry could not be trapped by a script: start it with the defaults.
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    execl("/bin/bash", "bash", "-c", ("exec " + command + " > " + log + " 2>&1").c_str(), nullptr);
+    _exit(127);
+  }
+  return child;
+}
+
+// Waits until `output`'s task folder holds `count` task files: for the event, not for a time (the
+// deadline only bounds a failure).
+void wait_for_task_files(const std::string& output, int64_t count) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  while (testing::count_files(output + ".d/tasks", ".h5") < count &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
 class Trust : public ::testing::Test {
@@ -292,17 +316,9 @@ TEST_F(Trust, AnInterruptSaysWhatIsKeptAndARerunResumes) {
   const std::string output = dir.file("r.h5");
   std::string text = layout_spec(dir, output, 5, 5, 200);
   const std::string path = spec("s.yaml", text);
-  const pid_t child = fork();
-  if (child == 0) {
-    const std::string command = std::string(ROBUSTSCOPE_BINARY) + " run " + path +
-                                " --quiet --threads 1 > " + dir.file("log") + " 2>&1";
-    execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), nullptr);
-    _exit(127);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (testing::count_files(output + ".d/tasks", ".h5") < 3 &&
-         std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const pid_t child = start_in_background(
+      std::string(ROBUSTSCOPE_BINARY) + " run " + path + " --quiet --threads 1", dir.file("log"));
+  wait_for_task_files(output, 3);
   kill(child, SIGTERM);
   int status = 0;
   waitpid(child, &status, 0);
@@ -320,6 +336,30 @@ TEST_F(Trust, AnInterruptSaysWhatIsKeptAndARerunResumes) {
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find(std::to_string(kept) + " already complete"), std::string::npos)
       << resumed.output;
+}
+
+TEST_F(Trust, UnderTheReadmesMpirunACtrlCExitsWith130AndCountsTheKeptFiles) {
+  const std::string output = dir.file("r.h5");
+  const std::string path = spec("s.yaml", layout_spec(dir, output, 5, 5, 400));
+  const pid_t child = start_in_background(ROBUSTSCOPE_SOURCE_DIR "/scripts/mpirun.sh -np 2 " +
+                                              std::string(ROBUSTSCOPE_BINARY) + " run " + path +
+                                              " --quiet --threads 1",
+                                          dir.file("log"));
+  wait_for_task_files(output, 3);
+  kill(child, SIGINT);
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGINT);
+  const std::string log = testing::read_file(dir.file("log"));
+  EXPECT_NE(log.find("interrupted (signal 15, the launcher's SIGTERM: mpirun and srun pass on a "
+                     "Ctrl-C so): "),
+            std::string::npos)
+      << log;
+  const int64_t kept = testing::count_files(output + ".d/tasks", ".h5");
+  EXPECT_NE(log.find(" " + std::to_string(kept) + " of 160 tasks are complete and kept in "),
+            std::string::npos)
+      << "kept " << kept << ": " << log;
 }
 
 TEST_F(Trust, PrepareRefusesACorruptCheckpointAndTrainsOnlyWhatIsMissing) {
@@ -341,6 +381,98 @@ TEST_F(Trust, PrepareRefusesACorruptCheckpointAndTrainsOnlyWhatIsMissing) {
   ASSERT_EQ(trained.exit_code, 0) << trained.output;
   EXPECT_NE(trained.output.find("1 of 1 models trained"), std::string::npos) << trained.output;
   EXPECT_TRUE(fs::exists(dir.file("corrupt.pt")));
+}
+
+// A no-op spec of `count` one-sample tasks writing to `output`.
+std::string noop_spec(const std::string& output, const std::string& model, int64_t count) {
+  return "name: noop\noutput: " + output + "\nsamples: {count: " + std::to_string(count) +
+         ", shard_size: 1, batch_size: 1}\nmodels:\n  - {name: wide, checkpoint: " + model +
+         "}\nprocedures:\n  noop: {}\n";
+}
+
+TEST_F(Trust, AFullDiskStopsTheRunAtItsFirstFailedWriteKeepingWhatIsComplete) {
+  // A 192 KiB tmpfs of the test's own, mounted in a mount namespace of its own (root only); the
+  // task folder is copied out before the namespace, and the tmpfs with it, goes.
+  if (testing::run_command("unshare -m true").exit_code != 0)
+    GTEST_SKIP() << "needs a mount namespace of its own (unshare -m, as root)";
+  fs::create_directories(dir.file("small"));
+  const std::string output = dir.file("small/r.h5");
+  const std::string path = spec("s.yaml", noop_spec(output, dir.file("wide.pt"), 2000));
+  const std::string script = "mount -t tmpfs -o size=192k tmpfs " + dir.file("small") + " && " +
+                             testing::launcher(2) + ROBUSTSCOPE_BINARY + " run " + path +
+                             " --quiet --threads 1; echo rc=$?; cp -a " + output + ".d " +
+                             dir.file("kept.d");
+  const auto full = testing::run_command("PMIX_MCA_gds=hash unshare -m sh -c '" + script + "'");
+  EXPECT_NE(full.output.find("rc=1\n"), std::string::npos) << full.output;
+  EXPECT_NE(full.output.find("stopped: " + output + ".d: no room to store results ("),
+            std::string::npos)
+      << full.output;
+  EXPECT_NE(full.output.find(" MiB free on its file system; "), std::string::npos) << full.output;
+  EXPECT_EQ(full.output.find("HDF5-DIAG"), std::string::npos) << full.output;
+  EXPECT_LT(std::count(full.output.begin(), full.output.end(), '\n'), 30) << full.output;
+  // It stopped at once: far fewer than the 2,000 tasks were tried, and it says what it kept.
+  const int64_t kept = testing::count_files(dir.file("kept.d/tasks"), ".h5");
+  EXPECT_GT(kept, 0);
+  EXPECT_LT(kept, 200);
+  EXPECT_EQ(full.output.find(" FAILED "), std::string::npos) << full.output;
+  EXPECT_NE(full.output.find(std::to_string(kept) + " of 2000 tasks are complete and kept in " +
+                             output + ".d; make room and run the same command again to resume"),
+            std::string::npos)
+      << full.output;
+  // With room again, a rerun keeps every stored task.
+  fs::rename(dir.file("kept.d"), dir.file("r.h5.d"));
+  const std::string roomy =
+      spec("roomy.yaml", noop_spec(dir.file("r.h5"), dir.file("wide.pt"), 2000));
+  fs::copy_file(roomy, dir.file("r.h5.d/spec.yaml"), fs::copy_options::overwrite_existing);
+  const auto resumed = robustscope("run " + roomy + " --quiet --threads 1");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find(std::to_string(kept) + " already complete"), std::string::npos)
+      << resumed.output;
+}
+
+TEST_F(Trust, AStandaloneMergeKeepsTheLastRunsProvenanceAndTheReportNamesAnUnmergedRun) {
+  const std::string output = dir.file("r.h5");
+  const std::string path = spec("s.yaml", noop_spec(output, dir.file("wide.pt"), 20));
+  ASSERT_EQ(robustscope("run " + path + " --quiet --threads 1", 2).exit_code, 0);
+  const auto root_of = [&] { return read_results(output).root; };
+  const auto merged_by_run = root_of();
+  for (const char* name : {schema::kMpiVersion, schema::kBlas, schema::kLastRunStarted,
+                           schema::kLastRunEnded, schema::kLastRunRankLayout})
+    ASSERT_TRUE(merged_by_run.count(name)) << name;
+  // As after a run killed during its merge: the task folder, no results file.
+  fs::remove(output);
+  if (!testing::python().empty()) {
+    const auto report = testing::run_command(
+        testing::python() + " " ROBUSTSCOPE_SOURCE_DIR "/scripts/report.py " + output);
+    EXPECT_EQ(report.exit_code, 1) << report.output;
+    EXPECT_EQ(report.output.find("Traceback"), std::string::npos) << report.output;
+    EXPECT_NE(report.output.find(output +
+                                 ": not merged yet (the run stopped before its merge); "
+                                 "`robustscope merge " +
+                                 output + "` writes it"),
+              std::string::npos)
+        << report.output;
+  }
+  ASSERT_EQ(robustscope("merge " + output).exit_code, 0);
+  const auto merged_alone = root_of();
+  for (const char* name : {schema::kMpiVersion, schema::kBlas, schema::kLastRunStarted,
+                           schema::kLastRunEnded, schema::kLastRunRankLayout}) {
+    ASSERT_TRUE(merged_alone.count(name)) << name;
+    EXPECT_EQ(std::get<std::string>(merged_alone.at(name)),
+              std::get<std::string>(merged_by_run.at(name)))
+        << name;
+  }
+}
+
+TEST_F(Trust, ANegativeThreadCountIsRefusedByEveryCommand) {
+  const std::string path = spec("s.yaml", noop_spec(dir.file("r.h5"), dir.file("wide.pt"), 2));
+  for (const char* command : {"run", "prepare"}) {
+    const auto refused = robustscope(std::string(command) + " " + path + " --threads -5");
+    EXPECT_EQ(refused.exit_code, 1) << command << ": " << refused.output;
+    EXPECT_NE(refused.output.find("--threads: must be >= 0, got -5"), std::string::npos)
+        << command << ": " << refused.output;
+  }
+  EXPECT_FALSE(fs::exists(dir.file("r.h5.d")));
 }
 
 }  // namespace

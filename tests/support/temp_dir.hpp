@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "core/error.hpp"
 
@@ -35,6 +36,10 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 CommandResult run_command(const std::string& command);
+// Starts `command` with its stdout and stderr on a pipe, reads until every text of `wanted` has
+// arrived (or the command has ended), then kills it: waits for what it prints, never for a fixed
+// time. Returns what was read.
+std::string read_output_until(const std::string& command, const std::vector<std::string>& wanted);
 
 // Bytes of a file, and writing bytes back (to corrupt files in tests).
 std::string read_file(const std::string& path);

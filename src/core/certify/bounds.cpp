@@ -50,7 +50,10 @@ std::vector<Operation> operations_of(Classifier& classifier, std::string& why) {
   }
   const ImageClassifierImpl& network = *builtin->network();
   std::vector<Operation> operations = {Normalize{network.mean(), network.stddev()}};
-  for (const auto& child : network.body()->children()) {
+  int64_t position = 0;
+  for (const auto& item : network.body()->named_children()) {
+    const auto& child = item.value();
+    ++position;
     if (auto linear = std::dynamic_pointer_cast<nn::LinearImpl>(child)) {
       operations.push_back(Linear{linear->weight, linear->bias});
     } else if (auto conv = std::dynamic_pointer_cast<nn::Conv2dImpl>(child)) {
@@ -88,8 +91,14 @@ std::vector<Operation> operations_of(Classifier& classifier, std::string& why) {
     } else if (std::dynamic_pointer_cast<nn::FlattenImpl>(child)) {
       operations.push_back(Flatten{});
     } else {
-      why = builtin->description() + " has a " + child->name() +
-            " (bound propagation supports Linear, Conv2d, ReLU, MaxPool2d, AdaptiveAvgPool2d, "
+      // The layer's own name without its C++ namespaces and holder suffix ("PreActBlock").
+      std::string layer = child->name();
+      layer = layer.substr(layer.rfind(':') == std::string::npos ? 0 : layer.rfind(':') + 1);
+      if (layer.size() > 4 && layer.compare(layer.size() - 4, 4, "Impl") == 0)
+        layer.resize(layer.size() - 4);
+      why = builtin->description() + " has a " + layer + " at layer " + std::to_string(position) +
+            " of its body (bound propagation supports Linear, Conv2d, ReLU, MaxPool2d, "
+            "AdaptiveAvgPool2d, "
             "BatchNorm2d and Flatten in sequence; residual blocks are not supported)";
       return {};
     }

@@ -12,8 +12,8 @@
 namespace robustscope {
 namespace {
 
-// Large-block bytes at the peak of one forward and backward pass to the input, beyond what was in
-// use before it.
+// Bytes at the peak of one forward and backward pass to the input, beyond what was in use before
+// it (every block counted: the caller holds a HostCacheCountingAll).
 int64_t peak_of_one_step(Classifier& model, const InputShape& shape, int64_t batch) {
   const torch::Tensor images = torch::full(shape.batch_sizes(batch), 0.5).requires_grad_(true);
   const torch::Tensor labels = torch::zeros({batch}, torch::kInt64);
@@ -28,7 +28,8 @@ int64_t peak_of_one_step(Classifier& model, const InputShape& shape, int64_t bat
 
 }  // namespace
 
-BatchMemory measure_batch_memory(Classifier& model, const InputShape& shape, int64_t probe_batch) {
+BatchMemory measure_batch_memory(Classifier& model, const InputShape& shape, int64_t budget_bytes,
+                                 int64_t probe_batch) {
   if (!host_cache_installed()) {
     throw Error("batch_size: auto",
                 "measures memory through the host memory cache, which "
@@ -38,12 +39,28 @@ BatchMemory measure_batch_memory(Classifier& model, const InputShape& shape, int
   if (probe_batch <= 0)  // the smallest batch whose inputs fill a cached block
     probe_batch = (static_cast<int64_t>(kHostCacheMinimumBytes) + input_bytes - 1) / input_bytes;
   model.set_training(false);
-  const int64_t small = peak_of_one_step(model, shape, probe_batch);
-  const int64_t large = peak_of_one_step(model, shape, 2 * probe_batch);
+  const HostCacheCountingAll counting_every_block;
+  const int64_t state_bytes = kAttackStateInputs * input_bytes;
+  int64_t batch = 1, peak = peak_of_one_step(model, shape, 1);
+  int64_t previous_batch = 0, previous_peak = 0;
+  // peak(2b) <= 2 peak(b) when a pass is a fixed part plus a part per sample: the next
+  // measurement stays within the budget whenever twice this one (and its attack state) does.
+  while (batch < 2 * probe_batch && 2 * (peak + state_bytes * batch) <= budget_bytes) {
+    previous_batch = batch;
+    previous_peak = peak;
+    // 1, 2, 4, … up to the probe, then twice it: the line is fitted on (probe, 2·probe) whenever
+    // the budget allows, far enough apart that the cache's size rounding does not tilt it.
+    batch = batch < probe_batch ? std::min(2 * batch, probe_batch) : 2 * probe_batch;
+    peak = peak_of_one_step(model, shape, batch);
+  }
   BatchMemory memory;
-  memory.bytes_per_sample =
-      std::max<int64_t>(large - small, 0) / probe_batch + kAttackStateInputs * input_bytes;
-  memory.fixed_bytes = std::max<int64_t>(small - (large - small), 0);
+  if (previous_batch == 0) {  // one sample: all of it counted per sample, none fixed
+    memory.bytes_per_sample = peak + state_bytes;
+    return memory;
+  }
+  const int64_t slope = std::max<int64_t>(peak - previous_peak, 0) / (batch - previous_batch);
+  memory.bytes_per_sample = slope + state_bytes;
+  memory.fixed_bytes = std::max<int64_t>(previous_peak - slope * previous_batch, 0);
   return memory;
 }
 

@@ -24,14 +24,16 @@ struct BatchMemory {
 // count of src/core/attack/ascent.cpp's state.
 constexpr int64_t kAttackStateInputs = 8;
 
-// The peak of the host cache's large blocks during one forward pass and backward pass to the input
-// (cross-entropy against class 0) at `probe_batch` and twice that, on the CPU, fitted by a line,
-// plus kAttackStateInputs inputs per sample. `model` must be on the CPU. Blocks below
-// kHostCacheMinimumBytes are not seen: the default probe (0) is the smallest batch whose inputs
-// fill such a block, so every tensor at least input-sized per sample is seen at both probes (at a
-// smaller probe, a tensor seen at the larger one only would steepen the line). Error when the host
-// cache is not LibTorch's allocator (ROBUSTSCOPE_HOST_MEMORY=system).
-BatchMemory measure_batch_memory(Classifier& model, const InputShape& shape,
+// The peak of every block in use during one forward pass and backward pass to the input
+// (cross-entropy against class 0) on the CPU, counted by the host cache (HostCacheCountingAll),
+// at growing batches fitted by a line, plus kAttackStateInputs inputs per sample. `model` must be
+// on the CPU. Measuring never exceeds `budget_bytes` beyond one sample's own peak: it starts at one
+// sample and doubles the batch only while twice the last peak fits the budget (a pass's memory
+// grows at most in proportion to its batch), up to `probe_batch` and twice that (0: the batch
+// whose inputs fill kHostCacheMinimumBytes). When one sample already exceeds the budget, the
+// result says so (largest_batch_within then refuses). Error when the host cache is not LibTorch's
+// allocator (ROBUSTSCOPE_HOST_MEMORY=system).
+BatchMemory measure_batch_memory(Classifier& model, const InputShape& shape, int64_t budget_bytes,
                                  int64_t probe_batch = 0);
 
 // The largest divisor of `shard_size` (so batches keep starting at the same samples however the

@@ -72,18 +72,28 @@ std::vector<std::pair<std::string, torch::Tensor>> named_state(torch::nn::Module
   return state;
 }
 
-torch::serialize::InputArchive open_archive(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw Error(path, "no such checkpoint file");
-  if (!std::filesystem::is_regular_file(path)) throw Error(path, "is not a checkpoint file");
+// The archive held in `bytes` (a checkpoint file's contents); errors name `where`.
+torch::serialize::InputArchive archive_from_bytes(const std::string& bytes,
+                                                  const std::string& where) {
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path);
+    archive.load_from(bytes.data(), bytes.size());
   } catch (const c10::Error& error) {
-    throw Error(path,
+    throw Error(where,
                 std::string("not a readable checkpoint (truncated or not a LibTorch archive): ") +
                     error.what_without_backtrace());
   }
   return archive;
+}
+
+std::string read_checkpoint_bytes(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw Error(path, "no such checkpoint file");
+  if (!std::filesystem::is_regular_file(path)) throw Error(path, "is not a checkpoint file");
+  return read_text_file(path, size_t{1} << 40);
+}
+
+torch::serialize::InputArchive open_archive(const std::string& path) {
+  return archive_from_bytes(read_checkpoint_bytes(path), path);
 }
 
 std::string read_string(torch::serialize::InputArchive& archive, const std::string& key,
@@ -195,8 +205,11 @@ CheckpointMetadata read_checkpoint_metadata(const std::string& path) {
   return read_metadata(archive, path);
 }
 
-CheckpointMetadata load_checkpoint_into(const std::string& path, BuiltinClassifier& model) {
-  auto archive = open_archive(path);
+namespace {
+
+// Copies the archive's weights into `model` (see load_checkpoint_into).
+CheckpointMetadata load_archive_into(torch::serialize::InputArchive& archive,
+                                     const std::string& path, BuiltinClassifier& model) {
   const CheckpointMetadata metadata = read_metadata(archive, path);
   const ArchitectureConfig& stored = metadata.architecture;
   const ArchitectureConfig& target = model.config();
@@ -242,13 +255,26 @@ CheckpointMetadata load_checkpoint_into(const std::string& path, BuiltinClassifi
   return metadata;
 }
 
-LoadedModel load_checkpoint(const std::string& path, torch::Device device) {
-  const CheckpointMetadata metadata = read_checkpoint_metadata(path);
+}  // namespace
+
+CheckpointMetadata load_checkpoint_into(const std::string& path, BuiltinClassifier& model) {
+  auto archive = open_archive(path);
+  return load_archive_into(archive, path, model);
+}
+
+LoadedModel load_checkpoint_bytes(const std::string& bytes, const std::string& where,
+                                  torch::Device device) {
+  auto archive = archive_from_bytes(bytes, where);
+  const CheckpointMetadata metadata = read_metadata(archive, where);
   auto model = std::make_unique<BuiltinClassifier>(resolve_architecture(metadata.architecture));
-  load_checkpoint_into(path, *model);
+  load_archive_into(archive, where, *model);
   model->to(device);
   model->set_training(false);
   return {std::move(model), metadata};
+}
+
+LoadedModel load_checkpoint(const std::string& path, torch::Device device) {
+  return load_checkpoint_bytes(read_checkpoint_bytes(path), path, device);
 }
 
 }  // namespace robustscope

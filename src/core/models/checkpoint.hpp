@@ -41,6 +41,9 @@ struct LoadedModel {
 
 // Rebuilds the model from the checkpoint alone and places it on `device`, in eval mode.
 LoadedModel load_checkpoint(const std::string& path, torch::Device device);
+// The same from a checkpoint file's bytes, read beforehand; errors name `where` (the file).
+LoadedModel load_checkpoint_bytes(const std::string& bytes, const std::string& where,
+                                  torch::Device device);
 
 // Loads the checkpoint's weights into an existing model. A checkpoint of another architecture (or
 // the same with other arguments, shape or classes) throws Error naming both.

@@ -2,18 +2,33 @@
 #include "core/models/torchscript_classifier.hpp"
 
 #include <filesystem>
+#include <sstream>
 
 #include "core/error.hpp"
+#include "core/runtime/files.hpp"
 #include "core/runtime/libtorch_compat.hpp"
 
 namespace robustscope {
 
+namespace {
+
+std::string read_torchscript_file(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw Error(path, "TorchScript model file does not exist");
+  return read_text_file(path, size_t{1} << 40);
+}
+
+}  // namespace
+
 TorchScriptClassifier::TorchScriptClassifier(const std::string& path, torch::Device device)
+    : TorchScriptClassifier(path, read_torchscript_file(path), device) {}
+
+TorchScriptClassifier::TorchScriptClassifier(const std::string& path, const std::string& bytes,
+                                             torch::Device device)
     : path_(path) {
   compat::turn_off_nnpack();
-  if (!std::filesystem::exists(path)) throw Error(path, "TorchScript model file does not exist");
   try {
-    module_ = torch::jit::load(path, device);
+    std::istringstream stream(bytes);
+    module_ = torch::jit::load(stream, device);
   } catch (const c10::Error& error) {
     throw Error(path,
                 std::string("not a loadable TorchScript model: ") + error.what_without_backtrace());

@@ -15,6 +15,9 @@ class TorchScriptClassifier : public Classifier {
  public:
   // Loads `path` onto `device`. A missing or unreadable file throws Error naming it.
   TorchScriptClassifier(const std::string& path, torch::Device device);
+  // Loads the file's `bytes`, read beforehand (what was hashed is what is loaded); errors name
+  // `path`.
+  TorchScriptClassifier(const std::string& path, const std::string& bytes, torch::Device device);
 
   torch::Tensor forward(const torch::Tensor& images) override;
   void set_training(bool training) override;

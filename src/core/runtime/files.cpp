@@ -40,6 +40,37 @@ std::string parent_of(const std::string& path) {
 
 }  // namespace
 
+bool reports_full_disk(const std::string& message) {
+  for (const int code : {ENOSPC, EDQUOT, EFBIG})
+    if (message.find(std::strerror(code)) != std::string::npos) return true;
+  return false;
+}
+
+std::string free_space_text(const std::string& path) {
+  std::error_code error;
+  const std::filesystem::space_info space = std::filesystem::space(path, error);
+  if (error) return "free space unknown";
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.1f MiB free",
+                static_cast<double>(space.available) / (1024.0 * 1024.0));
+  return text;
+}
+
+std::string resolved_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  fs::path resolved = fs::absolute(path, error).lexically_normal();
+  if (error) return path;
+  // A link whose target does not exist yet is followed by hand: weakly_canonical keeps it.
+  for (int hops = 0; hops < 40 && fs::is_symlink(fs::symlink_status(resolved, error)); ++hops) {
+    const fs::path target = fs::read_symlink(resolved, error);
+    if (error) break;
+    resolved = (target.is_absolute() ? target : resolved.parent_path() / target).lexically_normal();
+  }
+  const fs::path canonical = fs::weakly_canonical(resolved, error);
+  return error ? resolved.string() : canonical.string();
+}
+
 std::string host_name() {
   char name[256] = {0};
   ::gethostname(name, sizeof(name) - 1);

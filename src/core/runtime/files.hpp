@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -41,5 +42,17 @@ class FileLock {
 };
 
 std::string host_name();
+
+// Whether an error's message says a write found no room: a full file system, a quota or a file
+// size limit (ENOSPC, EDQUOT, EFBIG, in strerror's words, which HDF5's and our messages carry).
+bool reports_full_disk(const std::string& message);
+// What the file system holding `path` has free for this user, as "12.3 MiB free" ("free space
+// unknown" when it cannot be read).
+std::string free_space_text(const std::string& path);
+
+// The one name of the file `path` refers to: absolute, with ".", ".." and symbolic links resolved
+// (a link whose target does not exist yet too), so "m.pt", "./m.pt", "x/../m.pt" and a link to it
+// compare equal.
+std::string resolved_path(const std::string& path);
 
 }  // namespace robustscope

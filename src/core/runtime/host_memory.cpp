@@ -5,6 +5,7 @@
 #include <c10/core/CPUAllocator.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -25,6 +26,9 @@ size_t bucket_size(size_t bytes) {
   return (bytes + step - 1) / step * step;
 }
 
+// HostCacheCountingAll scopes alive: small blocks are counted while any is.
+std::atomic<int> counting_all_scopes{0};
+
 class CachingHostAllocator final : public compat::Allocator<> {
  public:
   explicit CachingHostAllocator(c10::Allocator* fallback) : fallback_(fallback) {}
@@ -36,7 +40,12 @@ class CachingHostAllocator final : public compat::Allocator<> {
   }
 
   c10::DataPtr allocate_block(size_t bytes) const override {
-    if (bytes < kHostCacheMinimumBytes) return fallback_->allocate(bytes);
+    if (bytes < kHostCacheMinimumBytes) {
+      if (bytes == 0 || counting_all_scopes.load(std::memory_order_relaxed) == 0)
+        return fallback_->allocate(bytes);
+      void* block = acquire(bytes);  // counted, and freed (never cached) when released
+      return {block, block, &release, c10::Device(c10::DeviceType::CPU)};
+    }
     void* block = acquire(bucket_size(bytes));
     return {block, block, &release, c10::Device(c10::DeviceType::CPU)};
   }
@@ -118,7 +127,7 @@ class CachingHostAllocator final : public compat::Allocator<> {
     const size_t size = used->second;
     in_use_.erase(used);
     statistics_.in_use_bytes -= size;
-    if (statistics_.cached_bytes + size > limit_) {
+    if (size < kHostCacheMinimumBytes || statistics_.cached_bytes + size > limit_) {
       std::free(block);
       return;
     }
@@ -200,5 +209,8 @@ void reset_host_cache_peak() {
 void release_host_cache() {
   if (CachingHostAllocator::instance) CachingHostAllocator::instance->release_all();
 }
+
+HostCacheCountingAll::HostCacheCountingAll() { ++counting_all_scopes; }
+HostCacheCountingAll::~HostCacheCountingAll() { --counting_all_scopes; }
 
 }  // namespace robustscope

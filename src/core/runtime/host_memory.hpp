@@ -51,6 +51,18 @@ bool host_cache_installed();
 // Starts a new peak from what is in use now (to measure one computation's large blocks).
 void reset_host_cache_peak();
 
+// While one is alive, the cache also serves and counts the blocks below kHostCacheMinimumBytes
+// (freed at once when released, never cached), so in_use and peak see every tensor: a memory
+// measurement (core/models/batch_memory.hpp) then misses nothing at any batch size. Small
+// allocations cost a lock meanwhile, so it is for measurements, not for runs.
+class HostCacheCountingAll {
+ public:
+  HostCacheCountingAll();
+  ~HostCacheCountingAll();
+  HostCacheCountingAll(const HostCacheCountingAll&) = delete;
+  HostCacheCountingAll& operator=(const HostCacheCountingAll&) = delete;
+};
+
 // Returns every cached block to the system (e.g. before a phase with other tensor sizes).
 void release_host_cache();
 

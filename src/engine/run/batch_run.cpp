@@ -176,6 +176,11 @@ class TaskWorker {
     } catch (const std::exception& error) {
       outcome.failed = true;
       outcome.message = std::string("its result could not be written: ") + error.what();
+      outcome.out_of_space = reports_full_disk(error.what());
+      if (outcome.out_of_space)
+        outcome.message = folder_.path() + ": no room to store results (" +
+                          free_space_text(folder_.path()) + " on its file system; " + error.what() +
+                          ")";
     }
     return outcome;
   }
@@ -361,10 +366,15 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
   summary.assignment_wait_seconds = coordination.assignment_wait_seconds;
   summary.peak_in_flight = coordination.peak_in_flight;
   summary.seconds = seconds_since(start);
-  if (coordination.interrupted) {
+  if (coordination.interrupted || coordination.out_of_space) {
     local_workers.detach();  // the caller ends the process; the tasks in flight are abandoned
-    summary.interrupted = true;
+    summary.interrupted = coordination.interrupted;
     summary.interrupt_signal = interrupt.signal();
+    summary.out_of_space = coordination.out_of_space.value_or("");
+    // Counted from the folder, not from reports: another rank may have stored a task whose report
+    // had not arrived yet.
+    for (const Task& task : plan)
+      if (store.folder().has_task_file(task.id)) ++summary.kept;
     return summary;
   }
   local_workers.join();
@@ -391,11 +401,7 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
   run.set(schema::kDataDir, spec.data_dir);
   run.set(schema::kAssignmentWaitSeconds, summary.assignment_wait_seconds);
   store.folder().write_run(run);
-  store.merge(spec, {{schema::kMpiVersion, cluster.library_version()},
-                     {schema::kLastRunRankLayout, layout_text},
-                     {schema::kLastRunStarted, started},
-                     {schema::kLastRunEnded, utc_timestamp()},
-                     {schema::kBlas, thread_settings.blas}});
+  store.merge(spec);  // the root's last-run fields come from the run record just written
   return summary;
 }
 
@@ -424,10 +430,11 @@ PrepareSummary prepare_models(MpiCluster& cluster, const ExperimentSpec& spec,
       continue;
     }
     if (model.training.empty()) continue;
-    if (paths.insert(model.source.path).second) missing.push_back(&model);
+    // One training per file, however its path is spelled (the spec refuses two recipes for it).
+    if (paths.insert(resolved_path(model.source.path)).second) missing.push_back(&model);
   }
   for (const ModelSpec& model : spec.models) {
-    if (!fs::exists(model.source.path) && !paths.count(model.source.path))
+    if (!fs::exists(model.source.path) && !paths.count(resolved_path(model.source.path)))
       throw Error(model.location,
                   "model " + model.name + ": " + model.source.path +
                       " does not exist and no model entry has train: settings for it");

@@ -31,6 +31,11 @@ struct RunSummary {
   bool started = false;      // false when the run was refused (rank 0 threw) or on ranks > 0
   bool interrupted = false;  // SIGINT/SIGTERM: rank 0 stopped handing out tasks
   int interrupt_signal = 0;
+  // Not empty when a result found no room (a full disk, a quota): why. The run stopped as an
+  // interrupt does.
+  std::string out_of_space;
+  // When stopped early: the planned tasks whose files are in the task folder then.
+  int64_t kept = 0;
   int64_t planned = 0, skipped = 0, computed = 0, failed = 0;
   double seconds = 0;
   double assignment_wait_seconds = 0;  // workers waiting for their next task, summed
@@ -40,8 +45,9 @@ struct RunSummary {
 };
 
 // Collective. Errors found before any task runs throw Error on rank 0 (the other ranks return a
-// summary with started = false). When interrupted, rank 0 returns at once with interrupted set:
-// tasks in flight are abandoned (the caller ends the process without waiting for them).
+// summary with started = false). When interrupted, or out of space, rank 0 returns at once with
+// interrupted (or out_of_space) set: tasks in flight are abandoned (the caller ends the process
+// without waiting for them).
 RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOptions& options);
 
 struct PrepareSummary {

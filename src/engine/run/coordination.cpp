@@ -29,6 +29,11 @@ CoordinationResult coordinate(CoordinatorLink& link, Scheduler& scheduler,
     }
     const std::optional<WorkerReport> report = link.receive(std::chrono::milliseconds(50));
     if (!report) continue;
+    if (report->out_of_space) {
+      scheduler.stop();
+      result.out_of_space = report->message;
+      return result;
+    }
     if (report->task >= 0) {
       scheduler.finish(report->worker, static_cast<size_t>(report->task), report->failed);
       result.assignment_wait_seconds += report->waited_seconds;
@@ -57,6 +62,7 @@ void work(WorkerLink& link, const std::function<TaskOutcome(int64_t task)>& exec
     const TaskOutcome outcome = execute(task);
     report.seconds = seconds_since(started);
     report.failed = outcome.failed;
+    report.out_of_space = outcome.out_of_space;
     report.message = outcome.message;
   }
 }

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -16,12 +18,15 @@ namespace robustscope {
 
 struct CoordinationResult {
   bool interrupted = false;
+  // A worker reported that its result found no room (WorkerReport::out_of_space): its message.
+  std::optional<std::string> out_of_space;
   double assignment_wait_seconds = 0;  // summed over workers
   int64_t peak_in_flight = 0;          // the most tasks assigned and not yet finished at once
 };
 
-// Runs until the scheduler is done (or `stop_requested` becomes true: then nothing more is handed
-// out and the loop returns at once, leaving tasks in flight to the caller). Every worker is told
+// Runs until the scheduler is done (or `stop_requested` becomes true, or a worker reports that it
+// is out of space: then nothing more is handed out and the loop returns at once, leaving tasks in
+// flight to the caller). Every worker is told
 // to stop once it reports with nothing left to do. `on_report` sees each finished task.
 CoordinationResult coordinate(CoordinatorLink& link, Scheduler& scheduler,
                               const std::function<void(const WorkerReport&)>& on_report,
@@ -31,6 +36,7 @@ CoordinationResult coordinate(CoordinatorLink& link, Scheduler& scheduler,
 struct TaskOutcome {
   bool failed = false;
   std::string message;
+  bool out_of_space = false;  // its result found no room: the run stops
 };
 void work(WorkerLink& link, const std::function<TaskOutcome(int64_t task)>& execute);
 

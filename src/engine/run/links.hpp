@@ -21,6 +21,9 @@ struct WorkerReport {
   int worker = 0;
   int64_t task = -1;
   bool failed = false;
+  // The task's result could not be stored for lack of room: no later task could be either, so the
+  // run stops as an interrupt does (keeping what is complete).
+  bool out_of_space = false;
   double seconds = 0;         // the task's time
   double waited_seconds = 0;  // how long the worker waited for this task's assignment
   std::string message;        // a failure's message

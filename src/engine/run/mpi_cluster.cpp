@@ -19,8 +19,8 @@ constexpr int kTagReport = 1;  // worker → 0: a packed WorkerReport
 constexpr int kTagAssign = 2;  // 0 → worker: int64 slot, int64 task index (kStopAssignment = stop)
 constexpr size_t kReportHeader = 2 * sizeof(int64_t) + 1 + 2 * sizeof(double);
 
-// A report as bytes: the rank's slot (report.worker there), task, failed, seconds, waited, then the
-// message.
+// A report as bytes: the rank's slot (report.worker there), task, flags (1 failed, 2 out of
+// space), seconds, waited, then the message.
 std::vector<char> pack(const WorkerReport& report) {
   std::vector<char> bytes(kReportHeader + report.message.size());
   char* at = bytes.data();
@@ -29,7 +29,7 @@ std::vector<char> pack(const WorkerReport& report) {
   at += sizeof(int64_t);
   std::memcpy(at, &report.task, sizeof(int64_t));
   at += sizeof(int64_t);
-  *at++ = report.failed ? 1 : 0;
+  *at++ = static_cast<char>((report.failed ? 1 : 0) | (report.out_of_space ? 2 : 0));
   std::memcpy(at, &report.seconds, sizeof(double));
   at += sizeof(double);
   std::memcpy(at, &report.waited_seconds, sizeof(double));
@@ -52,7 +52,8 @@ WorkerReport unpack(const std::vector<char>& bytes, int rank, int slots) {
   report.worker = rank * slots + static_cast<int>(slot);
   std::memcpy(&report.task, at, sizeof(int64_t));
   at += sizeof(int64_t);
-  report.failed = *at++ != 0;
+  report.failed = (*at & 1) != 0;
+  report.out_of_space = (*at++ & 2) != 0;
   std::memcpy(&report.seconds, at, sizeof(double));
   at += sizeof(double);
   std::memcpy(&report.waited_seconds, at, sizeof(double));

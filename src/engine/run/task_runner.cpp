@@ -38,8 +38,11 @@ void add_task_attributes(Record& record, const ExperimentSpec& spec, const Task&
 }
 
 std::unique_ptr<Classifier> load_spec_model(const ModelSpec& spec, torch::Device device) {
-  std::unique_ptr<Classifier> model =
-      load_classifier(spec.source, dataset_info(spec.dataset), device);
+  // Every load checks the bytes it reads against the hash the tasks were planned with: a file
+  // replaced mid-run fails its tasks instead of being recorded under the old hash.
+  const bool hashed = !spec.content_hash.empty() && spec.content_hash != "missing";
+  std::unique_ptr<Classifier> model = load_classifier(spec.source, dataset_info(spec.dataset),
+                                                      device, hashed ? spec.content_hash : "");
   if (!spec.reparameterization.is_identity()) {
     auto* builtin = dynamic_cast<BuiltinClassifier*>(model.get());
     if (!builtin) throw Error(spec.location, "reparameterize needs a built-in model");
@@ -61,7 +64,8 @@ void resolve_batch_sizes(ExperimentSpec& spec, const Record& recorded,
     }
     if (model.content_hash == "missing") continue;
     const std::unique_ptr<Classifier> classifier = load_spec_model(model, torch::kCPU);
-    const BatchMemory memory = measure_batch_memory(*classifier, dataset_info(model.dataset).shape);
+    const BatchMemory memory =
+        measure_batch_memory(*classifier, dataset_info(model.dataset).shape, budget);
     model.batch_size = largest_batch_within(memory, budget, spec.samples.shard_size,
                                             spec.path + ": batch_size: auto, model " + model.name);
     log("model " + model.name + ": batch_size " + std::to_string(model.batch_size) + " (" +

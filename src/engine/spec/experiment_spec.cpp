@@ -53,6 +53,7 @@ class SpecReader {
     }
   }
   std::string scalar(const YAML::Node& node, const std::string& what) const {
+    if (node.IsNull()) fail(node, what + " has no value");
     if (!node.IsScalar()) fail(node, what + " must be a single value, not a list or a map");
     return node.Scalar();
   }
@@ -74,8 +75,9 @@ class SpecReader {
     return value;
   }
   uint64_t seed(const YAML::Node& node, const std::string& what) const {
+    const std::string text = scalar(node, what);  // placed already: outside the try
     try {
-      return parse_seed(what, scalar(node, what));
+      return parse_seed(what, text);
     } catch (const Error& error) {
       fail(node, error.what());
     }
@@ -435,8 +437,17 @@ void parse_models(const SpecReader& reader, const YAML::Node& node, ExperimentSp
     model.location = reader.where(entry);
     if (!entry["name"]) reader.fail(entry, "a model needs a name");
     model.name = reader.scalar(entry["name"], "model name");
-    if (model.name.empty() || model.name.find_first_of("/|=,@ ") != std::string::npos)
-      reader.fail(entry["name"], "a model name must be non-empty without / | = , @ or spaces");
+    // The name is an HDF5 link name in every results file (no "/", not "." or ".."), a part of
+    // task keys (no | = , @) and printed in messages (no spaces or control characters: a NUL
+    // would cut it short).
+    const bool control = std::any_of(model.name.begin(), model.name.end(), [](char c) {
+      return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+    });
+    if (model.name.empty() || model.name == "." || model.name == ".." || control ||
+        model.name.find_first_of("/|=,@ ") != std::string::npos)
+      reader.fail(entry["name"],
+                  "a model name must be non-empty, not \".\" or \"..\", without / | = , @, spaces "
+                  "or control characters");
     if (!names.insert(model.name).second)
       reader.fail(entry["name"], "duplicate model name \"" + model.name + "\"");
     if (!!entry["checkpoint"] == !!entry["torchscript"])
@@ -480,17 +491,22 @@ void parse_models(const SpecReader& reader, const YAML::Node& node, ExperimentSp
         }
         reader.fail(train, error);
       }
-      // Two entries that train one checkpoint file must train it the same way.
-      const auto [earlier, inserted] = trained_paths.emplace(model.source.path, train);
+      // Two entries that train one checkpoint file must train it the same way, however each
+      // spells its path ("m.pt", "./m.pt", an absolute path, a link to it).
+      const std::string file = resolved_path(model.source.path);
+      const auto [earlier, inserted] = trained_paths.emplace(file, train);
       if (!inserted) {
         const ModelSpec* other = nullptr;
         for (const ModelSpec& candidate : spec.models)
-          if (candidate.source.path == model.source.path && !candidate.training.empty())
+          if (!candidate.training.empty() && resolved_path(candidate.source.path) == file)
             other = &candidate;
         if (other && (other->training != model.training || other->dataset != model.dataset))
-          reader.fail(train, "model " + model.name + " trains " + model.source.path +
-                                 " with other settings than model " + other->name + " (" +
-                                 other->location + "): one file cannot hold both");
+          reader.fail(
+              train, "model " + model.name + " trains " + model.source.path +
+                         " with other settings than model " + other->name + " (" + other->location +
+                         ", " + other->source.path +
+                         (other->source.path == model.source.path ? "" : ", the same file") +
+                         "): one file cannot hold both");
       }
     }
     if (entry["reparameterize"]) {
@@ -507,6 +523,32 @@ void parse_models(const SpecReader& reader, const YAML::Node& node, ExperimentSp
         reader.fail(change, "reparameterize needs a built-in model (checkpoint:)");
     }
     spec.models.push_back(model);
+  }
+}
+
+// Where setting `index` is written, told apart from setting `other`: the first of its values
+// written elsewhere than `other`'s, else its entry.
+std::string place_of_setting(const ExperimentSpec& spec, size_t index, size_t other) {
+  const auto& locations = spec.setting_locations[index];
+  const auto& other_locations = spec.setting_locations[other];
+  for (const auto& [key, location] : locations) {
+    const auto found = other_locations.find(key);
+    if (found == other_locations.end() || found->second != location) return location;
+  }
+  return spec.procedures[index].location;
+}
+
+// One setting written twice ("epsilon: [0.1, 1e-1]", an attack repeated with its keys reordered)
+// would be planned as one task set and its results written twice: refused with both places.
+void refuse_repeated_settings(const ExperimentSpec& spec) {
+  std::map<std::string, size_t> first_of;
+  for (size_t p = 0; p < spec.procedures.size(); ++p) {
+    const auto [found, inserted] = first_of.emplace(spec.procedures[p].key(), p);
+    if (inserted) continue;
+    throw Error(place_of_setting(spec, p, found->second),
+                "the setting " + found->first + " is written twice (also at " +
+                    place_of_setting(spec, found->second, p) +
+                    "): each setting may appear once, its results are kept once");
   }
 }
 
@@ -571,7 +613,7 @@ ExperimentSpec parse_spec(const std::string& text, const std::string& path) {
     reader.check_keys(root["limits"], "limits", {"max_tasks"});
     if (root["limits"]["max_tasks"])
       spec.max_tasks =
-          reader.integer(root["limits"]["max_tasks"], "max_tasks", 1, int64_t{1} << 40);
+          reader.integer(root["limits"]["max_tasks"], "max_tasks", 1, kMostPlannedTasks);
   }
   const YAML::Node samples = root["samples"];
   reader.check_keys(samples, "samples",
@@ -611,6 +653,7 @@ ExperimentSpec parse_spec(const std::string& text, const std::string& path) {
   if (!spec.samples.batch_auto)
     for (ModelSpec& model : spec.models) model.batch_size = spec.samples.batch_size;
   ProcedureParser(reader, spec).parse(root["procedures"]);
+  refuse_repeated_settings(spec);
   return spec;
 }
 

@@ -65,6 +65,9 @@ struct ExperimentSpec {
 };
 
 constexpr size_t kMaxSpecBytes = size_t{1} << 20;
+// The most tasks `limits: {max_tasks}` may allow: a plan holds about half a KiB per task (its keys
+// and id), so 2 million take about 1 GiB on rank 0 before anything runs.
+constexpr int64_t kMostPlannedTasks = 2000000;
 
 // Parses and validates; reads no other file. Relative paths in the spec are taken relative to the
 // working directory.

@@ -62,6 +62,17 @@ struct SilenceHdf5 {
 };
 const SilenceHdf5 kSilence;
 
+// A thread-safe HDF5 (Debian's) keeps the error-printing setting per thread: every thread that
+// opens a file (a rank's task slots) turns it off for itself, or each failed write prints a
+// hundred-line HDF5-DIAG stack.
+void silence_this_thread() {
+  thread_local const bool silenced = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)silenced;
+}
+
 hid_t memory_type(torch::ScalarType type) {
   switch (type) {
     case torch::kFloat32:
@@ -88,6 +99,7 @@ std::string hdf5_version() {
 }
 
 Hdf5File::Hdf5File(const std::string& path, Mode mode) : path_(path) {
+  silence_this_thread();
   if (mode == Mode::kCreate) {
     file_ = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
     if (file_ < 0) fail(path, "/", "cannot create the HDF5 file (does it exist already?)");

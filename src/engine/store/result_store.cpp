@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include "core/error.hpp"
 #include "core/runtime/files.hpp"
@@ -111,6 +112,10 @@ std::map<std::string, Record> TaskFolder::runs() const {
   for (const fs::path& file : h5_files(path_ + "/runs"))
     records[file.stem().string()] = read_record_file(file.string());
   return records;
+}
+
+bool TaskFolder::has_task_file(const std::string& id) const {
+  return fs::exists(path_ + "/tasks/" + id + ".h5");
 }
 
 void TaskFolder::write_task(Record record) const {
@@ -266,6 +271,31 @@ std::map<std::string, Record> ResultStore::completed_tasks(const std::vector<Tas
   return completed;
 }
 
+namespace {
+
+// What the root says of the latest finished run (by its end time), from its run record: the merge
+// at the end of a run and a standalone `merge` then write the same fields.
+std::map<std::string, AttributeValue> last_run_provenance(
+    const std::map<std::string, Record>& runs) {
+  const Record* last = nullptr;
+  for (const auto& [id, run] : runs)
+    if (run.has(schema::kEnded) && (!last || run.text(schema::kEnded) > last->text(schema::kEnded)))
+      last = &run;
+  std::map<std::string, AttributeValue> fields;
+  if (!last) return fields;
+  const std::pair<const char*, const char*> copied[] = {
+      {schema::kMpiVersion, schema::kMpiVersion},
+      {schema::kBlas, schema::kBlas},
+      {schema::kRankLayout, schema::kLastRunRankLayout},
+      {schema::kStarted, schema::kLastRunStarted},
+      {schema::kEnded, schema::kLastRunEnded}};
+  for (const auto& [from, to] : copied)
+    if (last->has(from)) fields[to] = last->text(from);
+  return fields;
+}
+
+}  // namespace
+
 ResultStore::MergeSummary ResultStore::merge(
     const ExperimentSpec& spec, const std::map<std::string, AttributeValue>& provenance) const {
   const std::vector<Task> plan = plan_tasks(spec);
@@ -284,7 +314,9 @@ ResultStore::MergeSummary ResultStore::merge(
   MergeSummary summary;
   summary.planned = static_cast<int64_t>(plan.size());
   const std::string failed_status = schema::task_status_names().name(schema::TaskStatus::kFailed);
+  std::set<std::string> pending;  // "model setting" of the settings with tasks not yet computed
   atomic_replace(output_, [&](const std::string& partial) {
+    pending.clear();
     Hdf5File file(partial, Hdf5File::Mode::kCreate);
     const std::string tasks = std::string("/") + schema::kTasksGroup + "/";
     for (const Task& task : plan) {
@@ -300,7 +332,9 @@ ResultStore::MergeSummary ResultStore::merge(
           found->second.text(schema::kKey) == task.key) {
         write_record(file, tasks + task.id, found->second);
         ++summary.failed;
+        continue;
       }
+      pending.insert(spec.models[task.model].name + " " + spec.procedures[task.procedure].key());
     }
     for (const auto& [id, run] : runs)
       write_record(file, std::string("/") + schema::kRunsGroup + "/" + id, run);
@@ -322,7 +356,13 @@ ResultStore::MergeSummary ResultStore::merge(
     root.set(schema::kTasksPlanned, summary.planned);
     root.set(schema::kTasksCompleted, summary.completed);
     root.set(schema::kTasksFailed, summary.failed);
+    // What the alarms and any reader of a partial file cannot have checked, one line each.
+    std::string pending_text;
+    for (const std::string& setting : pending) pending_text += setting + "\n";
+    root.set(schema::kPendingSettings, pending_text);
     for (const auto& [name, value] : provenance) root.set(name, value);
+    for (const auto& [name, value] : last_run_provenance(runs))
+      if (!root.has(name)) root.set(name, value);
     for (const auto& [name, value] : previous_root)  // what an earlier merge knew and this one not
       if (!root.has(name)) root.set(name, value);
     write_record(file, "/", root);

@@ -41,6 +41,8 @@ class TaskFolder {
   std::map<std::string, Record> runs() const;
   // Stamps the checksum and writes the task's file atomically (any process may call it).
   void write_task(Record record) const;
+  // Whether tasks/<id>.h5 exists (written whole: files are only ever renamed into place).
+  bool has_task_file(const std::string& id) const;
   void write_run(const Record& run) const;
 
  private:

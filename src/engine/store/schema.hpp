@@ -28,6 +28,7 @@
   X(kTasksPlanned, "tasks_planned")                                \
   X(kTasksCompleted, "tasks_completed")                            \
   X(kTasksFailed, "tasks_failed")                                  \
+  X(kPendingSettings, "pending_settings")                          \
   X(kModelKind, "kind")                                            \
   X(kModelPath, "path")                                            \
   X(kModelDataset, "dataset")                                      \

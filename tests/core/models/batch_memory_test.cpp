@@ -20,7 +20,7 @@ namespace {
 TEST(BatchMemory, MeasuringNeedsTheHostCache) {
   ASSERT_FALSE(host_cache_installed());
   BuiltinClassifier model(ArchitectureConfig::for_dataset("mlp", dataset_info("mnist")));
-  EXPECT_ERROR_CONTAINING(measure_batch_memory(model, dataset_info("mnist").shape),
+  EXPECT_ERROR_CONTAINING(measure_batch_memory(model, dataset_info("mnist").shape, 1 << 30),
                           "ROBUSTSCOPE_HOST_MEMORY=system");
 }
 
@@ -55,7 +55,7 @@ TEST(BatchMemory, ASmallCnnsMeasurementKeepsItsActivationsAndExtrapolates) {
   apply_host_memory_settings({HostMemoryPolicy::kCache, size_t{512} << 20});
   const InputShape shape = dataset_info("mnist").shape;
   BuiltinClassifier model(ArchitectureConfig::for_dataset("small-cnn", dataset_info("mnist")));
-  const BatchMemory memory = measure_batch_memory(model, shape);
+  const BatchMemory memory = measure_batch_memory(model, shape, int64_t{1} << 40);
   // The first convolution's output (32 channels of 28x28 floats) is kept for the backward pass.
   const int64_t first_activation = 32 * 28 * 28 * 4;
   const int64_t state = kAttackStateInputs * shape.elements() * 4;
@@ -90,6 +90,56 @@ TEST(BatchMemory, ASmallCnnsMeasurementKeepsItsActivationsAndExtrapolates) {
   const int64_t budget = memory.estimate(100);
   EXPECT_EQ(largest_batch_within(memory, budget, 500, "m"), 100);
   EXPECT_EQ(largest_batch_within(memory, budget - 1, 500, "m"), 50);
+}
+
+// The peak of every block in use while `measure` runs, beyond what was in use before.
+template <typename Measure>
+int64_t peak_while(Measure&& measure) {
+  const HostCacheCountingAll counting;
+  const size_t before = host_cache_statistics().in_use_bytes;
+  reset_host_cache_peak();
+  measure();
+  return static_cast<int64_t>(host_cache_statistics().peak_in_use_bytes - before);
+}
+
+TEST(BatchMemory, MeasuringStaysWithinTheBudgetItMeasuresFor) {
+  apply_host_memory_settings({HostMemoryPolicy::kCache, size_t{512} << 20});
+  const DatasetInfo mnist = dataset_info("mnist");
+  // A 64-wide VGG-11 under 64 MiB: the old probes (335 and 670 samples) took 1.67 GB under a
+  // 256 MiB budget.
+  BuiltinClassifier vgg(ArchitectureConfig::for_dataset("vgg", mnist, {{"width", 64}}));
+  const int64_t budget = int64_t{64} << 20;
+  BatchMemory memory;
+  const int64_t measuring =
+      peak_while([&] { memory = measure_batch_memory(vgg, mnist.shape, budget); });
+  EXPECT_LE(measuring, budget);
+  const int64_t batch = largest_batch_within(memory, budget, 500, "vgg");
+  EXPECT_LE(memory.estimate(batch), budget);
+  // The estimate holds a real forward and backward pass at the chosen batch (every block counted).
+  const int64_t actual = peak_while([&] {
+    const torch::Tensor images =
+        torch::full(mnist.shape.batch_sizes(batch), 0.5).requires_grad_(true);
+    const torch::Tensor loss =
+        torch::cross_entropy_loss(vgg.forward(images), torch::zeros({batch}, torch::kInt64));
+    torch::autograd::grad({loss}, {images});
+  });
+  EXPECT_LE(actual, memory.estimate(batch));
+
+  // 512 channels at 28x28 take several MiB per sample: under a 1 MiB budget one sample is measured
+  // (the old probes took 4.9 GB) and the batch is refused.
+  BuiltinClassifier wide(
+      ArchitectureConfig::for_dataset("small-cnn", mnist, {{"channels", 512}, {"hidden", 16}}));
+  const int64_t one_sample = peak_while([&] {
+    const torch::Tensor images = torch::full(mnist.shape.batch_sizes(1), 0.5).requires_grad_(true);
+    const torch::Tensor loss =
+        torch::cross_entropy_loss(wide.forward(images), torch::zeros({1}, torch::kInt64));
+    torch::autograd::grad({loss}, {images});
+  });
+  const int64_t refusing =
+      peak_while([&] { memory = measure_batch_memory(wide, mnist.shape, 1 << 20); });
+  EXPECT_LE(refusing, one_sample + (int64_t{1} << 20));
+  EXPECT_ERROR_CONTAINING(largest_batch_within(memory, 1 << 20, 500, "wide"),
+                          "more than the batch memory budget of 1 MiB");
 }
 
 }  // namespace
