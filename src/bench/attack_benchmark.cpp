@@ -282,7 +282,7 @@ int main(int argc, char** argv) {
       }
       // The certified bound (CROWN) for the batch, in forward+backward passes of the batch.
       std::string why;
-      if (can_bound(model, why)) {
+      if (can_bound(model, x.sizes().slice(1).vec(), why)) {
         CertifyConfig certify_config;
         certify_config.epsilon = 8.0 / 255;
         const bench::Timing crown_timing =

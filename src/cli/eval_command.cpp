@@ -252,7 +252,9 @@ int eval_command(const Arguments& arguments) {
   auto model = load_classifier(choice.source, data.info, device);
   if (certify_config) {
     std::string why;
-    if (!can_bound(*model, why)) throw Error("--certify", "cannot bound this model: " + why);
+    const InputShape& shape = data.info.shape;
+    if (!can_bound(*model, {shape.channels, shape.height, shape.width}, why))
+      throw Error("--certify", "cannot bound this model: " + why);
   }
   std::unique_ptr<Classifier> substitute;
   if (!substitute_path.empty())

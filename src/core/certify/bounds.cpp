@@ -1,117 +1,20 @@
-// IBP and CROWN through the supported layers of the built-in architectures.
+// IBP and CROWN over a network's bound graph (bound_graph.hpp).
 #include "core/certify/bounds.hpp"
 
 #include <torch/nn.h>
 #include <torch/types.h>
 #include <torch/utils.h>
 
+#include <limits>
 #include <memory>
 #include <variant>
 #include <vector>
 
+#include "core/certify/bound_graph.hpp"
 #include "core/error.hpp"
-#include "core/models/architectures.hpp"
-#include "core/runtime/libtorch_compat.hpp"
 
 namespace robustscope {
-namespace nn = torch::nn;
 namespace {
-
-// One operation of the network as the bounds see it.
-struct Normalize {  // (x − mean)/stddev, per channel
-  torch::Tensor mean, stddev;
-};
-struct Linear {
-  torch::Tensor weight, bias;  // [out, in], [out] (bias may be undefined)
-};
-struct Conv {
-  torch::Tensor weight, bias;
-  std::vector<int64_t> stride, padding;
-};
-struct ChannelAffine {  // BatchNorm2d in eval mode: x·scale + shift per channel
-  torch::Tensor scale, shift;
-};
-struct Relu {};
-struct MaxPool {
-  int64_t kernel, stride;
-};
-struct GlobalAveragePool {};
-struct Flatten {};
-using Operation =
-    std::variant<Normalize, Linear, Conv, ChannelAffine, Relu, MaxPool, GlobalAveragePool, Flatten>;
-
-std::vector<Operation> operations_of(Classifier& classifier, std::string& why) {
-  auto* builtin = dynamic_cast<BuiltinClassifier*>(&classifier);
-  if (!builtin) {
-    why = classifier.description() +
-          ": bound propagation needs a built-in architecture (a TorchScript model's operations are "
-          "not known to it)";
-    return {};
-  }
-  const ImageClassifierImpl& network = *builtin->network();
-  std::vector<Operation> operations = {Normalize{network.mean(), network.stddev()}};
-  int64_t position = 0;
-  for (const auto& item : network.body()->named_children()) {
-    const auto& child = item.value();
-    ++position;
-    if (auto linear = std::dynamic_pointer_cast<nn::LinearImpl>(child)) {
-      operations.push_back(Linear{linear->weight, linear->bias});
-    } else if (auto conv = std::dynamic_pointer_cast<nn::Conv2dImpl>(child)) {
-      const auto& options = conv->options;
-      const auto padding = compat::conv_padding(options);
-      if (!padding || options.dilation()->at(0) != 1 || options.groups() != 1) {
-        why = "a Conv2d with dilation, groups or named padding";
-        return {};
-      }
-      operations.push_back(Conv{conv->weight,
-                                conv->bias,
-                                {options.stride()->at(0), options.stride()->at(1)},
-                                {(*padding)[0], (*padding)[1]}});
-    } else if (auto norm = std::dynamic_pointer_cast<nn::BatchNorm2dImpl>(child)) {
-      const torch::Tensor scale = norm->weight / (norm->running_var + norm->options.eps()).sqrt();
-      operations.push_back(ChannelAffine{scale, norm->bias - norm->running_mean * scale});
-    } else if (std::dynamic_pointer_cast<nn::ReLUImpl>(child)) {
-      operations.push_back(Relu{});
-    } else if (auto pool = std::dynamic_pointer_cast<nn::MaxPool2dImpl>(child)) {
-      const auto& options = pool->options;
-      if (options.kernel_size()->at(0) != options.kernel_size()->at(1) ||
-          options.stride()->at(0) != options.kernel_size()->at(0) ||
-          options.padding()->at(0) != 0 || options.dilation()->at(0) != 1) {
-        why = "a MaxPool2d other than non-overlapping square windows";
-        return {};
-      }
-      operations.push_back(MaxPool{options.kernel_size()->at(0), options.stride()->at(0)});
-    } else if (auto average = std::dynamic_pointer_cast<nn::AdaptiveAvgPool2dImpl>(child)) {
-      const auto& size = average->options.output_size();
-      if (size->at(0) != 1 || size->at(1) != 1) {
-        why = "an AdaptiveAvgPool2d to other than 1x1";
-        return {};
-      }
-      operations.push_back(GlobalAveragePool{});
-    } else if (std::dynamic_pointer_cast<nn::FlattenImpl>(child)) {
-      operations.push_back(Flatten{});
-    } else {
-      // The layer's own name without its C++ namespaces and holder suffix ("PreActBlock").
-      std::string layer = child->name();
-      layer = layer.substr(layer.rfind(':') == std::string::npos ? 0 : layer.rfind(':') + 1);
-      if (layer.size() > 4 && layer.compare(layer.size() - 4, 4, "Impl") == 0)
-        layer.resize(layer.size() - 4);
-      why = builtin->description() + " has a " + layer + " at layer " + std::to_string(position) +
-            " of its body (bound propagation supports Linear, Conv2d, ReLU, MaxPool2d, "
-            "AdaptiveAvgPool2d, "
-            "BatchNorm2d and Flatten in sequence; residual blocks are not supported)";
-      return {};
-    }
-  }
-  return operations;
-}
-
-torch::Tensor channel_view(const torch::Tensor& values, int64_t dims) {
-  // [C] (or [1, C, 1, 1]) viewed to broadcast over [..., C, H, W] with `dims` trailing dimensions.
-  std::vector<int64_t> shape(dims, 1);
-  shape[0] = values.numel();
-  return values.reshape(shape);
-}
 
 // ---------------------------------------------------------------- IBP
 
@@ -129,13 +32,18 @@ Interval affine_interval(const Interval& x,
   return {centre - radius, centre + radius};
 }
 
-Interval propagate(const Operation& operation, const Interval& x) {
+// The box of a node's output from the boxes of its inputs.
+Interval propagate(const BoundNode& node, const std::vector<const Interval*>& inputs) {
+  const Interval& x = *inputs.at(0);
   return std::visit(
       [&](const auto& op) -> Interval {
         using Op = std::decay_t<decltype(op)>;
-        if constexpr (std::is_same_v<Op, Normalize>) {
-          return {(x.lower - op.mean) / op.stddev, (x.upper - op.mean) / op.stddev};
-        } else if constexpr (std::is_same_v<Op, Linear>) {
+        if constexpr (std::is_same_v<Op, AffineOp>) {
+          const torch::Tensor centre = apply_operation(node, {x.centre()});
+          const torch::Tensor radius =
+              op.scale.defined() ? x.radius() * op.scale.abs() : x.radius();
+          return {centre - radius, centre + radius};
+        } else if constexpr (std::is_same_v<Op, LinearOp>) {
           return affine_interval(
               x,
               [&](const torch::Tensor& t) {
@@ -144,7 +52,7 @@ Interval propagate(const Operation& operation, const Interval& x) {
               [&](const torch::Tensor& t) {
                 return torch::nn::functional::linear(t, op.weight.abs());
               });
-        } else if constexpr (std::is_same_v<Op, Conv>) {
+        } else if constexpr (std::is_same_v<Op, ConvOp>) {
           return affine_interval(
               x,
               [&](const torch::Tensor& t) {
@@ -153,22 +61,14 @@ Interval propagate(const Operation& operation, const Interval& x) {
               [&](const torch::Tensor& t) {
                 return torch::conv2d(t, op.weight.abs(), {}, op.stride, op.padding);
               });
-        } else if constexpr (std::is_same_v<Op, ChannelAffine>) {
-          const torch::Tensor scale = channel_view(op.scale, 3), shift = channel_view(op.shift, 3);
-          return {x.centre() * scale + shift - x.radius() * scale.abs(),
-                  x.centre() * scale + shift + x.radius() * scale.abs()};
-        } else if constexpr (std::is_same_v<Op, Relu>) {
-          return {x.lower.clamp_min(0), x.upper.clamp_min(0)};
-        } else if constexpr (std::is_same_v<Op, MaxPool>) {
-          return {torch::max_pool2d(x.lower, op.kernel, op.stride),
-                  torch::max_pool2d(x.upper, op.kernel, op.stride)};
-        } else if constexpr (std::is_same_v<Op, GlobalAveragePool>) {
-          return {x.lower.mean({2, 3}, true), x.upper.mean({2, 3}, true)};
+        } else if constexpr (std::is_same_v<Op, AddOp>) {
+          return {x.lower + inputs.at(1)->lower, x.upper + inputs.at(1)->upper};
         } else {
-          return {x.lower.flatten(1), x.upper.flatten(1)};
+          // Monotone non-decreasing in every input: the ends of the box map to the ends.
+          return {apply_operation(node, {x.lower}), apply_operation(node, {x.upper})};
         }
       },
-      operation);
+      node.operation);
 }
 
 // ---------------------------------------------------------------- CROWN
@@ -183,22 +83,25 @@ struct LinearBound {
 // Σ over every dimension after the first two.
 torch::Tensor sum_trailing(const torch::Tensor& t) { return t.flatten(2).sum(2); }
 
-LinearBound backward(const Operation& operation, const LinearBound& bound, const Interval& input,
+// A·y + bias over a node's output y as A'·x + bias' over its (first) input x. Σ over an AddOp's
+// inputs is done by the caller: each input gets A itself.
+LinearBound backward(const BoundNode& node, const LinearBound& bound, const Interval& input,
                      const std::vector<int64_t>& input_shape) {
   const torch::Tensor& a = bound.coefficients;
   const int64_t n = a.size(0), s = a.size(1);
   return std::visit(
       [&](const auto& op) -> LinearBound {
         using Op = std::decay_t<decltype(op)>;
-        if constexpr (std::is_same_v<Op, Normalize>) {
-          const torch::Tensor mean = op.mean.reshape({1, 1, -1, 1, 1});
-          const torch::Tensor stddev = op.stddev.reshape({1, 1, -1, 1, 1});
-          return {a / stddev, bound.bias - sum_trailing(a * mean / stddev)};
-        } else if constexpr (std::is_same_v<Op, Linear>) {
+        if constexpr (std::is_same_v<Op, AffineOp>) {
+          // Per-sample constants broadcast over A's leading [N, S] too.
+          torch::Tensor bias = bound.bias;
+          if (op.shift.defined()) bias = bias + sum_trailing(a * op.shift);
+          return {op.scale.defined() ? a * op.scale : a, bias};
+        } else if constexpr (std::is_same_v<Op, LinearOp>) {
           torch::Tensor bias = bound.bias;
           if (op.bias.defined()) bias = bias + torch::matmul(a, op.bias);
           return {torch::matmul(a, op.weight), bias};
-        } else if constexpr (std::is_same_v<Op, Conv>) {
+        } else if constexpr (std::is_same_v<Op, ConvOp>) {
           const auto out_shape = a.sizes().slice(2);
           const torch::Tensor flat = a.reshape({n * s, out_shape[0], out_shape[1], out_shape[2]});
           // conv_transpose2d restores the input size up to output_padding.
@@ -212,11 +115,7 @@ LinearBound backward(const Operation& operation, const LinearBound& bound, const
           torch::Tensor bias = bound.bias;
           if (op.bias.defined()) bias = bias + (a.sum({3, 4}) * op.bias.view({1, 1, -1})).sum(2);
           return {back.reshape({n, s, input_shape[0], input_shape[1], input_shape[2]}), bias};
-        } else if constexpr (std::is_same_v<Op, ChannelAffine>) {
-          const torch::Tensor scale = op.scale.reshape({1, 1, -1, 1, 1});
-          const torch::Tensor shift = op.shift.reshape({1, 1, -1, 1, 1});
-          return {a * scale, bound.bias + sum_trailing(a * shift)};
-        } else if constexpr (std::is_same_v<Op, Relu>) {
+        } else if constexpr (std::is_same_v<Op, ReluOp>) {
           const torch::Tensor l = input.lower.unsqueeze(1), u = input.upper.unsqueeze(1);
           const torch::Tensor active = l >= 0, inactive = u <= 0;
           const torch::Tensor unstable = active.logical_not() & inactive.logical_not();
@@ -229,7 +128,7 @@ LinearBound backward(const Operation& operation, const LinearBound& bound, const
           const torch::Tensor positive = a.clamp_min(0), negative = a.clamp_max(0);
           return {positive * lower_slope + negative * upper_slope,
                   bound.bias + sum_trailing(negative * upper_intercept)};
-        } else if constexpr (std::is_same_v<Op, MaxPool>) {
+        } else if constexpr (std::is_same_v<Op, MaxPoolOp>) {
           // Per window: j* = the input of largest lower bound. Lower: y ≥ x_j*. Upper: y = x_j*
           // when l_j* ≥ every other u in the window, else y ≤ max u.
           const auto [lower_max, index] =
@@ -255,7 +154,21 @@ LinearBound backward(const Operation& operation, const LinearBound& bound, const
                                to_input.flatten(3))
                   .view({n, s, input_shape[0], input_shape[1], input_shape[2]});
           return {scattered, bound.bias + sum_trailing(constant_part * upper_max.unsqueeze(1))};
-        } else if constexpr (std::is_same_v<Op, GlobalAveragePool>) {
+        } else if constexpr (std::is_same_v<Op, AveragePoolOp>) {
+          // Each output is the mean of its k×k window: the adjoint spreads A/k² over the window
+          // (a transposed convolution per channel).
+          const auto out_shape = a.sizes().slice(2);
+          const torch::Tensor flat =
+              a.reshape({n * s * out_shape[0], 1, out_shape[1], out_shape[2]});
+          const torch::Tensor window =
+              torch::full({1, 1, op.kernel, op.kernel},
+                          1.0 / static_cast<double>(op.kernel * op.kernel), a.options());
+          const int64_t pad_h = input_shape[1] - ((out_shape[1] - 1) * op.stride + op.kernel);
+          const int64_t pad_w = input_shape[2] - ((out_shape[2] - 1) * op.stride + op.kernel);
+          const torch::Tensor back =
+              torch::conv_transpose2d(flat, window, {}, op.stride, 0, {pad_h, pad_w});
+          return {back.reshape({n, s, input_shape[0], input_shape[1], input_shape[2]}), bound.bias};
+        } else if constexpr (std::is_same_v<Op, GlobalAveragePoolOp>) {
           const double area = static_cast<double>(input_shape[1] * input_shape[2]);
           return {(a / area)
                       .expand({n, s, input_shape[0], input_shape[1], input_shape[2]})
@@ -267,7 +180,7 @@ LinearBound backward(const Operation& operation, const LinearBound& bound, const
           return {a.reshape(shape), bound.bias};
         }
       },
-      operation);
+      node.operation);
 }
 
 // The lower bound of A·x + bias over the threat model's set around the clean input.
@@ -298,24 +211,26 @@ const EnumNames<BoundMethod>& bound_method_names() {
   return kNames;
 }
 
-bool can_bound(Classifier& model, std::string& why) { return !operations_of(model, why).empty(); }
+bool can_bound(Classifier& model, const std::vector<int64_t>& input_shape, std::string& why) {
+  return bound_graph_of(model, input_shape, why).has_value();
+}
 
 SpecificationBounds bound_specification(Classifier& model, const torch::Tensor& images,
                                         const torch::Tensor& specification,
                                         const ThreatModel& threat, BoundMethod method) {
   std::string why;
-  const std::vector<Operation> operations = operations_of(model, why);
-  if (operations.empty()) throw Error("certify", why);
+  const std::optional<BoundGraph> graph = bound_graph_of(model, images.sizes().slice(1).vec(), why);
+  if (!graph) throw Error("certify", why);
   model.set_training(false);
   torch::NoGradGuard no_grad;
-  // IBP forward, keeping every operation's input interval.
-  std::vector<Interval> inputs = {input_interval(images, threat)};
-  std::vector<std::vector<int64_t>> shapes;
-  for (const Operation& operation : operations) {
-    shapes.push_back(inputs.back().lower.sizes().slice(1).vec());
-    inputs.push_back(propagate(operation, inputs.back()));
+  // IBP forward: every value's box (value 0 the input, i + 1 node i's output).
+  std::vector<Interval> boxes = {input_interval(images, threat)};
+  for (const BoundNode& node : graph->nodes) {
+    std::vector<const Interval*> inputs;
+    for (size_t input : node.inputs) inputs.push_back(&boxes.at(input));
+    boxes.push_back(propagate(node, inputs));
   }
-  const Interval& logits = inputs.back();
+  const Interval& logits = boxes.at(graph->output);
   SpecificationBounds result;
   const torch::Tensor positive = specification.clamp_min(0), negative = specification.clamp_max(0);
   result.lower =
@@ -324,12 +239,29 @@ SpecificationBounds bound_specification(Classifier& model, const torch::Tensor& 
       (positive * logits.upper.unsqueeze(1) + negative * logits.lower.unsqueeze(1)).sum(2);
   result.forward_equivalents = 2;  // two boxes through the network
   if (method == BoundMethod::kIbp) return result;
-  // CROWN from the output: the lower bound of C·z and of −C·z, i.e. 2S rows at once.
-  LinearBound bound{torch::cat({specification, -specification}, 1),
-                    torch::zeros({images.size(0), 2 * specification.size(1)}, images.options())};
-  for (int64_t i = static_cast<int64_t>(operations.size()) - 1; i >= 0; --i)
-    bound = backward(operations[i], bound, inputs[i], shapes[i]);
-  const torch::Tensor both = concretize(bound, images, threat);
+  // CROWN from the output: the lower bound of C·z and of −C·z, i.e. 2S rows at once. Each value
+  // collects the coefficients of every node that reads it (two for a residual connection's
+  // input), in reverse order of the nodes, so a value is complete before it is passed on.
+  const int64_t rows = 2 * specification.size(1);
+  std::vector<torch::Tensor> coefficients(boxes.size());
+  coefficients.at(graph->output) = torch::cat({specification, -specification}, 1);
+  torch::Tensor bias = torch::zeros({images.size(0), rows}, images.options());
+  for (size_t i = graph->nodes.size(); i-- > 0;) {
+    const size_t value = i + 1;
+    if (!coefficients[value].defined()) continue;
+    const BoundNode& node = graph->nodes[i];
+    const size_t first = node.inputs.at(0);
+    const std::vector<int64_t> input_shape = boxes.at(first).lower.sizes().slice(1).vec();
+    const LinearBound step = backward(node, {coefficients[value], torch::zeros_like(bias)},
+                                      boxes.at(first), input_shape);
+    coefficients[value] = torch::Tensor();  // passed on: its memory can go
+    bias = bias + step.bias;
+    for (size_t input : node.inputs) {
+      torch::Tensor& into = coefficients.at(input);
+      into = into.defined() ? into + step.coefficients : step.coefficients;
+    }
+  }
+  const torch::Tensor both = concretize({coefficients.at(0), bias}, images, threat);
   const int64_t s = specification.size(1);
   result.lower = torch::maximum(result.lower, both.slice(1, 0, s));
   result.upper = torch::minimum(result.upper, -both.slice(1, s, 2 * s));

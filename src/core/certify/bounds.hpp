@@ -9,15 +9,19 @@
 //          upper bound. Pre-activation bounds of the hidden layers come from IBP (CROWN-IBP, Zhang
 //          et al. 2020), and the result is intersected with IBP's, so CROWN is never looser.
 //
-// Supported layers: the input normalisation, Linear, Conv2d, ReLU, MaxPool2d, AdaptiveAvgPool2d to
-// 1x1, BatchNorm2d in eval mode, Flatten — the mlp, small-cnn and vgg architectures. Residual
-// blocks (preact-resnet18, wide-resnet) and TorchScript models are refused with the reason.
+// Any network bound_graph.hpp can read: the built-in architectures (the input normalisation,
+// Linear, Conv2d, ReLU, MaxPool2d, AdaptiveAvgPool2d to 1x1, BatchNorm2d in eval mode, Flatten and
+// the pre-activation residual blocks of preact-resnet18 and wide-resnet) and TorchScript modules
+// made of the same operations (linear/addmm/matmul, conv2d, relu, pooling, batch_norm, views, the
+// sum of two branches, affine maps by constants). A residual connection sums the coefficients of
+// its two branches on the way back.
 #pragma once
 
 #include <torch/types.h>
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/attack/threat_model.hpp"
 #include "core/models/classifier.hpp"
@@ -42,7 +46,8 @@ SpecificationBounds bound_specification(Classifier& model, const torch::Tensor& 
                                         const torch::Tensor& specification,
                                         const ThreatModel& threat, BoundMethod method);
 
-// Whether bound_specification supports `model`; `why` says what it cannot handle.
-bool can_bound(Classifier& model, std::string& why);
+// Whether bound_specification supports `model` on inputs of per-sample shape `input_shape`
+// ([C,H,W]); `why` says what it cannot handle.
+bool can_bound(Classifier& model, const std::vector<int64_t>& input_shape, std::string& why);
 
 }  // namespace robustscope

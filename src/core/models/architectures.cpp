@@ -78,37 +78,6 @@ nn::Sequential make_vgg(const ArchitectureConfig& config) {
   return net;
 }
 
-// Pre-activation residual block (He et al. 2016): BN-ReLU-conv3x3-BN-ReLU-conv3x3, with a 1x1
-// projection shortcut from the pre-activated input when the shape changes. Shared by PreAct ResNet
-// and WideResNet, whose blocks are the same.
-class PreActBlockImpl : public nn::Module {
- public:
-  PreActBlockImpl(int64_t in, int64_t out, int64_t stride)
-      : bn1_(register_module("bn1", nn::BatchNorm2d(in))),
-        conv1_(register_module("conv1", conv(in, out, 3, stride, 1, false))),
-        bn2_(register_module("bn2", nn::BatchNorm2d(out))),
-        conv2_(register_module("conv2", conv(out, out, 3, 1, 1, false))) {
-    if (stride != 1 || in != out)
-      shortcut_ = register_module("shortcut", conv(in, out, 1, stride, 0, false));
-  }
-
-  torch::Tensor forward(torch::Tensor x) {
-    torch::Tensor activated = torch::relu(bn1_(x));
-    torch::Tensor shortcut = shortcut_ ? shortcut_(activated) : x;
-    torch::Tensor out = conv1_(activated);
-    out = conv2_(torch::relu(bn2_(out)));
-    return out + shortcut;
-  }
-
- private:
-  nn::BatchNorm2d bn1_;
-  nn::Conv2d conv1_;
-  nn::BatchNorm2d bn2_;
-  nn::Conv2d conv2_;
-  nn::Conv2d shortcut_{nullptr};
-};
-TORCH_MODULE(PreActBlock);
-
 // Stem conv, stages of PreActBlocks, final BN-ReLU, global average pool, linear.
 nn::Sequential make_residual_net(const ArchitectureConfig& config, int64_t stem_width,
                                  const std::vector<int64_t>& stage_widths,
@@ -161,6 +130,23 @@ const std::map<std::string, std::map<std::string, ArgumentRule>>& argument_rules
 }
 
 }  // namespace
+
+PreActBlockImpl::PreActBlockImpl(int64_t in, int64_t out, int64_t stride)
+    : bn1_(register_module("bn1", nn::BatchNorm2d(in))),
+      conv1_(register_module("conv1", conv(in, out, 3, stride, 1, false))),
+      bn2_(register_module("bn2", nn::BatchNorm2d(out))),
+      conv2_(register_module("conv2", conv(out, out, 3, 1, 1, false))) {
+  if (stride != 1 || in != out)
+    shortcut_ = register_module("shortcut", conv(in, out, 1, stride, 0, false));
+}
+
+torch::Tensor PreActBlockImpl::forward(torch::Tensor x) {
+  torch::Tensor activated = torch::relu(bn1_(x));
+  torch::Tensor shortcut = shortcut_ ? shortcut_(activated) : x;
+  torch::Tensor out = conv1_(activated);
+  out = conv2_(torch::relu(bn2_(out)));
+  return out + shortcut;
+}
 
 std::vector<std::string> known_architectures() {
   std::vector<std::string> names;

@@ -9,7 +9,9 @@
 #pragma once
 
 #include <torch/nn/module.h>
+#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
 #include <torch/nn/pimpl.h>
 
 #include <map>
@@ -42,6 +44,30 @@ std::string describe_architecture(const ArchitectureConfig& config);
 // Fills in default arguments and validates the rest: an unknown architecture or argument, or an
 // out-of-range value, throws Error naming it and the allowed values.
 ArchitectureConfig resolve_architecture(const ArchitectureConfig& config);
+
+// Pre-activation residual block (He et al. 2016): BN-ReLU-conv3x3-BN-ReLU-conv3x3, with a 1x1
+// projection shortcut from the pre-activated input when the shape changes. Shared by PreAct ResNet
+// and WideResNet, whose blocks are the same; its pieces are exposed for analyses that walk the
+// network (bound propagation).
+class PreActBlockImpl : public torch::nn::Module {
+ public:
+  PreActBlockImpl(int64_t in, int64_t out, int64_t stride);
+  torch::Tensor forward(torch::Tensor x);
+
+  const torch::nn::BatchNorm2d& bn1() const { return bn1_; }
+  const torch::nn::Conv2d& conv1() const { return conv1_; }
+  const torch::nn::BatchNorm2d& bn2() const { return bn2_; }
+  const torch::nn::Conv2d& conv2() const { return conv2_; }
+  const torch::nn::Conv2d& shortcut() const { return shortcut_; }  // empty for the identity
+
+ private:
+  torch::nn::BatchNorm2d bn1_;
+  torch::nn::Conv2d conv1_;
+  torch::nn::BatchNorm2d bn2_;
+  torch::nn::Conv2d conv2_;
+  torch::nn::Conv2d shortcut_{nullptr};
+};
+TORCH_MODULE(PreActBlock);
 
 // Per-channel normalisation followed by the architecture's body.
 class ImageClassifierImpl : public torch::nn::Module {

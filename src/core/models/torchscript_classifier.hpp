@@ -24,6 +24,8 @@ class TorchScriptClassifier : public Classifier {
   void to(torch::Device device) override;
   std::vector<torch::Tensor> parameters() override;
   std::string description() const override;
+  // The loaded module, for analyses that walk its graph (bound propagation).
+  const torch::jit::script::Module& module() const { return module_; }
 
  private:
   std::string path_;

@@ -130,7 +130,8 @@ void check_inputs(const ExperimentSpec& spec, const std::vector<Task>& plan,
       throw Error(model.location, "model " + model.name + ": " + error.what());
     }
     std::string why;
-    if (bounded.count(m) && !can_bound(*loaded, why))
+    const InputShape shape = dataset_info(model.dataset).shape;
+    if (bounded.count(m) && !can_bound(*loaded, {shape.channels, shape.height, shape.width}, why))
       throw Error(model.location, "model " + model.name + " cannot be certified: " + why);
   }
 }
