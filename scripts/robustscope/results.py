@@ -60,11 +60,20 @@ class Setting:
 
     def __init__(self, model, kind, key, settings):
         self.model, self.kind, self.key, self.settings = model, kind, key, settings
-        self.tasks = []
+        self._tasks, self._sorted = [], True
 
     def add(self, task):
-        self.tasks.append(task)
-        self.tasks.sort(key=lambda t: t.attrs[schema.FIRST_SAMPLE])
+        # Sorted once, when first read: sorting on every add made reading a setting of n shards O(n²).
+        self._tasks.append(task)
+        self._sorted = False
+
+    @property
+    def tasks(self):
+        """The completed tasks in sample order."""
+        if not self._sorted:
+            self._tasks.sort(key=lambda t: t.attrs[schema.FIRST_SAMPLE])
+            self._sorted = True
+        return self._tasks
 
     @property
     def samples(self):

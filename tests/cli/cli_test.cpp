@@ -77,7 +77,8 @@ TEST(Cli, EvalRunsAttacksAndTheMetricAndWritesOneRowPerSample) {
   const std::string csv = testing::read_file(dir.file("samples.csv"));
   const std::string metric =
       "metric(divergence=kl epsilon=0.1 norm=linf normalization=standardize "
-      "random_start=gaussian restarts=1 seed=0 start_scale=0.001 step_size=0.05 steps=5 tau=0)";
+      "random_start=gaussian restarts=1 schedule=fixed seed=0 start_scale=0.001 step_size=0.05 "
+      "steps=5 tau=0)";
   const std::string worst = "worst case of " + fgsm + " + " + pgd;
   EXPECT_EQ(csv.substr(0, csv.find('\n')),
             "sample,label,clean_correct," + fgsm + ".broken," + fgsm + ".norm," + fgsm +

@@ -81,7 +81,10 @@ TEST(Spec, ListsExpandIntoAGridAndTheGridIntoShardedTasks) {
   EXPECT_EQ(keys.size(), plan.size());
   EXPECT_EQ(plan[0].seed, plan[1].seed);   // shards of one setting share the seed
   EXPECT_NE(plan[0].seed, plan[3].seed);   // settings do not
-  EXPECT_NE(plan[0].seed, plan[25].seed);  // nor models
+  EXPECT_EQ(plan[0].seed, plan[25].seed);  // but every model gets the same: common random numbers
+  EXPECT_NE(plan[0].setting_key.find("|seed=" + std::to_string(plan[0].seed) + "|"),
+            std::string::npos)
+      << plan[0].setting_key;
   EXPECT_EQ(plan[25].setting_key.rfind("model=b|", 0), 0u);
   // The key holds what the numbers depend on: the model's content and the batch size.
   EXPECT_NE(plan[0].setting_key.find("|model_hash=0123456789abcdef|batch_size=2"),

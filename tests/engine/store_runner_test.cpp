@@ -185,6 +185,42 @@ TEST_F(StoreAndRunner, AModelFileReplacedMidRunFailsItsTasksNamingBothHashes) {
   expect_refused(runner.run(task_of("a", "metric", 0)));
 }
 
+TEST_F(StoreAndRunner, AFunctionPreservingCopyGivesBitIdenticalNumbersUnderCommonRandomNumbers) {
+  // ReLU rescaling by 4 scales a layer by a power of two and the next by its inverse: exact in
+  // floating point, the same function. With every model of a setting drawing the same random
+  // starts, even randomly started procedures must then agree bit for bit.
+  const ExperimentSpec copies = parse_spec(
+      "name: crn\nseed: 3\noutput: " + dir.file("crn.h5") + "\ndata: {dir: " + testing::data_dir() +
+          "}\nsamples: {count: 10, shard_size: 10, batch_size: 5}\nmodels:\n"
+          "  - {name: base, checkpoint: " +
+          dir.file("a.pt") + "}\n  - {name: copy, checkpoint: " + dir.file("a.pt") +
+          ", reparameterize: {relu_rescale: 4}}\nprocedures:\n"
+          "  metric: {epsilon: 0.1, steps: 5, restarts: 2}\n"
+          "  attacks:\n    - {name: pgd, epsilon: 0.1, steps: 5, restarts: 2}\n"
+          "    - {name: apgd-ce, epsilon: 0.1, steps: 5}\n",
+      dir.file("crn.yaml"));
+  ExperimentSpec resolved = copies;
+  resolve_models(resolved, false);
+  const std::vector<Task> tasks = plan_tasks(resolved);
+  TaskRunner runner(resolved, torch::kCPU);
+  const size_t per_model = tasks.size() / 2;
+  ASSERT_EQ(per_model, 3u);
+  for (size_t i = 0; i < per_model; ++i) {
+    const Task& base = tasks[i];
+    const Task& copy = tasks[i + per_model];
+    ASSERT_EQ(resolved.models[copy.model].name, "copy");
+    EXPECT_EQ(base.seed, copy.seed);
+    const Record a = runner.run(base), b = runner.run(copy);
+    ASSERT_EQ(a.text(schema::kStatus), "completed") << a.text(schema::kMessage);
+    ASSERT_EQ(b.text(schema::kStatus), "completed") << b.text(schema::kMessage);
+    ASSERT_EQ(a.datasets.size(), b.datasets.size());
+    for (const auto& [name, data] : a.datasets) {
+      SCOPED_TRACE(std::string(resolved.procedures[base.procedure].kind()) + " " + name);
+      EXPECT_TRUE(torch::equal(data, b.datasets.at(name)));
+    }
+  }
+}
+
 TEST_F(StoreAndRunner, VerifyingATaskChecksStatusKeySamplesAndData) {
   TaskRunner runner(spec, torch::kCPU);
   const Task& task = task_of("a", "metric", 0);

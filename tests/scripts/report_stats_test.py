@@ -8,6 +8,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+from robustscope import results  # noqa: E402
+from robustscope import schema  # noqa: E402
 from robustscope import stats as report  # noqa: E402
 
 
@@ -110,6 +112,34 @@ class ManyRankingsAndTheBootstrap(unittest.TestCase):
     def test_interval_text(self):
         self.assertEqual(report.interval_text(0.5, (0.25, 0.75)), "0.50 [0.25, 0.75]")
         self.assertEqual(report.interval_text(float("nan"), (0, 1)), "–")
+
+
+class CountingAttributes(dict):
+    """Task attributes that count how often the first sample is read (the sort key)."""
+    reads = 0
+
+    def __getitem__(self, name):
+        if name == schema.FIRST_SAMPLE:
+            CountingAttributes.reads += 1
+        return dict.__getitem__(self, name)
+
+
+class FakeTask:
+    def __init__(self, first):
+        self.attrs = CountingAttributes({schema.FIRST_SAMPLE: first, schema.SAMPLE_COUNT: 1})
+
+
+class SettingOfManyShards(unittest.TestCase):
+    def test_shards_come_in_sample_order_and_reading_them_is_linear(self):
+        setting = results.Setting("m", "noop", "noop()", {})
+        count = 20000
+        CountingAttributes.reads = 0
+        for first in reversed(range(count)):
+            setting.add(FakeTask(first))
+        self.assertEqual([t.attrs[schema.FIRST_SAMPLE] for t in setting.tasks[:3]], [0, 1, 2])
+        self.assertEqual(setting.samples, count)
+        # One sort of n keys (and the three read above), not a sort per added shard: n² / 2 reads.
+        self.assertLessEqual(CountingAttributes.reads, count + 3)
 
 
 if __name__ == "__main__":

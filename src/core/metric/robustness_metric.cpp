@@ -5,6 +5,7 @@
 #include <torch/utils.h>
 
 #include <cmath>
+#include <memory>
 #include <sstream>
 
 #include "core/attack/ascent.hpp"
@@ -12,6 +13,12 @@
 #include "core/metric/divergence.hpp"
 
 namespace robustscope {
+const EnumNames<AscentSchedule>& ascent_schedule_names() {
+  static const EnumNames<AscentSchedule> kNames(
+      {{AscentSchedule::kFixed, "fixed"}, {AscentSchedule::kApgd, "apgd"}});
+  return kNames;
+}
+
 const SettingTable<MetricConfig>& metric_settings() {
   static const SettingTable<MetricConfig> kTable = [] {
     SettingTable<MetricConfig> table;
@@ -22,7 +29,9 @@ const SettingTable<MetricConfig>& metric_settings() {
         .choice("norm", &MetricConfig::norm, norm_names(), "threat model norm")
         .number("epsilon", &MetricConfig::epsilon, "radius ε of the ball")
         .integer("steps", &MetricConfig::steps, "ascent steps per restart")
-        .number("step_size", &MetricConfig::step_size, "step size (0: 2.5·ε/steps)")
+        .choice("schedule", &MetricConfig::schedule, ascent_schedule_names(),
+                "step rule: fixed (the paper's) or apgd (step halved on stagnation, momentum)")
+        .number("step_size", &MetricConfig::step_size, "fixed schedule: step size (0: 2.5·ε/steps)")
         .integer("restarts", &MetricConfig::restarts, "restarts (the maximum over all is kept)")
         .choice("random_start", &MetricConfig::random_start, random_start_names(), "first iterate")
         .number("start_scale", &MetricConfig::start_scale, "gaussian start: its scale")
@@ -47,6 +56,10 @@ void MetricConfig::validate() const {
     throw Error::for_key("steps", "must be in 1..1000000, got " + std::to_string(steps));
   if (!(step_size >= 0) || !std::isfinite(step_size))
     throw Error::for_key("step_size", "must be >= 0 (0: 2.5·epsilon/steps)");
+  if (schedule == AscentSchedule::kApgd && step_size > 0)
+    throw Error::for_key("step_size",
+                         "the apgd schedule sets its own step (2·epsilon, halved on stagnation): "
+                         "give step_size with schedule: fixed only");
   if (restarts < 1 || restarts > 10000)
     throw Error::for_key("restarts", "must be in 1..10000, got " + std::to_string(restarts));
   if (random_start == RandomStart::kNone) {
@@ -66,7 +79,11 @@ SettingEntries MetricConfig::entries() const {
   SettingEntries entries;
   for (const auto& entry : metric_settings().entries())
     if (entry.key != "record_trace") entries[entry.key] = entry.value(*this);
-  entries["step_size"] = effective_step_size();
+  // The step the fixed schedule takes; APGD's is its own (not a setting of it).
+  if (schedule == AscentSchedule::kFixed)
+    entries["step_size"] = effective_step_size();
+  else
+    entries.erase("step_size");
   return entries;
 }
 
@@ -96,9 +113,13 @@ MetricResult compute_metric(Classifier& model, const torch::Tensor& images,
   settings.gaussian_scale = config.start_scale;
   settings.seed = config.seed;
   settings.record_trace = config.record_trace;
-  FixedStep rule(config.effective_step_size());
+  std::unique_ptr<StepRule> rule;
+  if (config.schedule == AscentSchedule::kApgd)
+    rule = std::make_unique<ApgdStep>();
+  else
+    rule = std::make_unique<FixedStep>(config.effective_step_size());
   const AscentResult ascent = run_ascent(model, images, targets, sample_ids, objective,
-                                         ThreatModel{config.norm, config.epsilon}, rule, settings);
+                                         ThreatModel{config.norm, config.epsilon}, *rule, settings);
   result.value = ascent.best_value;
   result.best_step = ascent.best_step;
   result.maximiser = ascent.best_x;

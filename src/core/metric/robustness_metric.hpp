@@ -19,6 +19,12 @@
 
 namespace robustscope {
 
+// How the ascent steps: the paper's fixed signed-gradient step, or APGD's schedule (Croce & Hein
+// 2020: step 2ε halved on stagnation, momentum, restarts from the best point), which keeps climbing
+// where a fixed step stalls or oscillates, so ψ, a maximum, is less an artefact of the budget.
+enum class AscentSchedule { kFixed, kApgd };
+const EnumNames<AscentSchedule>& ascent_schedule_names();  // fixed | apgd
+
 struct MetricConfig {
   Divergence divergence = Divergence::kKl;
   Normalization normalization = Normalization::kStandardize;
@@ -26,7 +32,8 @@ struct MetricConfig {
   Norm norm = Norm::kLinf;
   double epsilon = 0.3;
   int64_t steps = 20;
-  double step_size = 0;  // 0: 2.5·ε/steps
+  AscentSchedule schedule = AscentSchedule::kFixed;
+  double step_size = 0;  // 0: 2.5·ε/steps (fixed schedule only)
   int64_t restarts = 1;
   RandomStart random_start =
       RandomStart::kGaussian;  // gaussian (scale·N(0,I)) | uniform | boundary

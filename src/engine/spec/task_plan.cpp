@@ -132,14 +132,18 @@ std::vector<Task> plan_tasks(const ExperimentSpec& spec) {
       Task task;
       task.model = m;
       task.procedure = p;
-      task.seed_key = "model=" + model.name + "|" + procedure.key();
-      task.setting_key = task.seed_key;
+      // Common random numbers: the seed comes from the setting alone, so every model of a setting
+      // starts its ascents at the same points of the same samples (a function-preserving copy of
+      // a model then gives the same numbers bit for bit, and a comparison of two models is not
+      // blurred by their random starts).
+      task.seed = procedure.seed ? *procedure.seed : derive_seed(spec.seed, procedure.key());
+      task.setting_key =
+          "model=" + model.name + "|" + procedure.key() + "|seed=" + std::to_string(task.seed);
       if (procedure.needs_model()) {
         // An unresolved `batch_size: auto` (only `plan`, before a model exists) says so.
         task.setting_key += "|model_hash=" + model.content_hash + "|batch_size=" +
                             (model.batch_size > 0 ? std::to_string(model.batch_size) : "auto");
       }
-      task.seed = procedure.seed ? *procedure.seed : derive_seed(spec.seed, task.seed_key);
       for (int64_t first = 0, shard = 0; first < count; first += spec.samples.shard_size, ++shard) {
         task.shard = shard;
         task.first_sample = spec.samples.offset + first;

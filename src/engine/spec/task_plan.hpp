@@ -26,10 +26,10 @@ struct Task {
   int64_t shard = 0;
   int64_t first_sample = 0;  // index into the split
   int64_t sample_count = 0;
-  // "model=<name>|<procedure key>": what the seed derives from, so the seed stays the same when a
-  // checkpoint is retrained or the batch size changes.
-  std::string seed_key;
-  // The seed key, the model's content hash and the batch size: everything the numbers depend on.
+  // "model=<name>|<procedure key>|seed=<seed>|model_hash=…|batch_size=…": everything the numbers
+  // depend on. The seed derives from the spec's seed and the procedure key alone (common random
+  // numbers across models), so it stays the same when a checkpoint is retrained, the batch size
+  // changes or another model runs the setting.
   std::string setting_key;
   std::string key;  // setting_key and the samples
   std::string id;   // 16 hex digits of the key's hash: the task's name in files

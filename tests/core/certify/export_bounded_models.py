@@ -3,8 +3,8 @@
 
 usage: export_bounded_models.py OUTPUT_DIR WEIGHTS
 
-WEIGHTS is a list of tensors pickled by robustscope's test (torch::pickle_save): the MNIST mean and
-standard deviation, then the linear model's weight and bias, then the parameters of the built-in mlp
+WEIGHTS.f32 holds raw float32 tensors and WEIGHTS.txt one line of sizes per tensor, written by
+robustscope's test: the MNIST mean and standard deviation, then the linear model's weight and bias, then the parameters of the built-in mlp
 (hidden 32) and of the built-in small-cnn (channels 4, hidden 32), each in registration order. Writes into
 OUTPUT_DIR the same networks as PyTorch modules: linear.pt (traced Flatten + Linear, no normalisation),
 mlp.pt (traced), cnn_traced.pt (traced, flattening with x.view(x.size(0), -1)), cnn_scripted.pt
@@ -14,6 +14,7 @@ propagation does not support).
 """
 import sys
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -83,8 +84,21 @@ def load_parameters(module, tensors):
     return module.eval()
 
 
+def read_weights(prefix):
+    values = np.fromfile(prefix + ".f32", dtype=np.float32)
+    tensors, offset = [], 0
+    with open(prefix + ".txt") as lines:
+        for line in lines:
+            sizes = [int(size) for size in line.split()]
+            count = int(np.prod(sizes)) if sizes else 1
+            tensors.append(torch.from_numpy(values[offset:offset + count].copy()).reshape(sizes))
+            offset += count
+    assert offset == values.size, (offset, values.size)
+    return tensors
+
+
 def main(out, weights_path):
-    weights = torch.load(weights_path)
+    weights = read_weights(weights_path)
     mean, std = weights[0], weights[1]
     example = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(1))
     linear = load_parameters(nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), weights[2:4])

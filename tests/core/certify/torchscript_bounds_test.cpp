@@ -4,7 +4,6 @@
 // traced from PyTorch certifies soundly; an operation bound propagation does not know is named with
 // its place in the graph.
 #include <gtest/gtest.h>
-#include <torch/serialize.h>
 #include <torch/types.h>
 #include <torch/utils.h>
 
@@ -57,13 +56,22 @@ class TorchScriptBounds : public ::testing::Test {
     for (BuiltinClassifier* model : {&linear, &mlp, &cnn})
       for (const torch::Tensor& parameter : model->parameters())
         weights.push_back(parameter.detach().clone());
-    const std::vector<char> bytes =
-        torch::pickle_save(c10::IValue(c10::List<torch::Tensor>(weights)));
-    std::ofstream(dir.file("weights.pt"), std::ios::binary).write(bytes.data(), bytes.size());
+    // Raw float32 values and one line of sizes per tensor: nothing for Python to unpickle.
+    {
+      std::ofstream values(dir.file("weights.f32"), std::ios::binary);
+      std::ofstream sizes(dir.file("weights.txt"));
+      for (const torch::Tensor& tensor : weights) {
+        const torch::Tensor flat = tensor.to(torch::kFloat32).contiguous();
+        values.write(static_cast<const char*>(flat.data_ptr()),
+                     static_cast<std::streamsize>(flat.numel() * sizeof(float)));
+        for (int64_t size : tensor.sizes()) sizes << size << ' ';
+        sizes << '\n';
+      }
+    }
     const auto exported = testing::run_command(testing::python() +
                                                " " ROBUSTSCOPE_SOURCE_DIR
                                                "/tests/core/certify/export_bounded_models.py " +
-                                               dir.path().string() + " " + dir.file("weights.pt"));
+                                               dir.path().string() + " " + dir.file("weights"));
     ASSERT_EQ(exported.exit_code, 0) << exported.output;
   }
   std::unique_ptr<Classifier> traced(const std::string& name) {

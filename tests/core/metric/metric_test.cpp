@@ -216,5 +216,55 @@ TEST(Metric, SettingsParseStrictly) {
   EXPECT_ERROR_CONTAINING(config.set("epsilon", "nan"), "is not a finite number");
 }
 
+// On a linear model without normalisation, KL(p ‖ q(x')) = logsumexp(z') − Σ p_i z'_i + const is
+// convex in x' (z' linear in x'): its maximum over the box is at a vertex, found by enumerating
+// the 2^6 vertices of a 6-pixel ball. With two classes KL depends on x' through the one logit
+// difference, so its only local maxima are the vertices where that difference is largest and
+// smallest, each reached from half the starts: an ascent with 20 uniform restarts (each side
+// missed with probability 2^-20) must reach the true maximum.
+TEST(Metric, TheApgdScheduleReachesTheTrueMaximumOfAConvexCase) {
+  BuiltinClassifier model = testing::linear_model(2, 3, 2, 6);
+  {
+    torch::NoGradGuard no_grad;
+    for (torch::Tensor& parameter : model.parameters()) parameter.mul_(2);
+  }
+  const torch::Tensor x = 0.2 + 0.6 * torch::rand({8, 1, 2, 3}, at::detail::createCPUGenerator(2));
+  const double epsilon = 0.1;
+  MetricConfig config;
+  config.epsilon = epsilon;
+  config.normalization = Normalization::kNone;
+  config.schedule = AscentSchedule::kApgd;
+  config.steps = 20;
+  config.restarts = 20;
+  config.random_start = RandomStart::kUniform;
+  const torch::Tensor found = compute_metric(model, x, torch::arange(8), config).value;
+  // Every vertex of [x − ε, x + ε] ∩ [0,1]^6, per sample.
+  const torch::Tensor bits =
+      torch::arange(64).unsqueeze(1).bitwise_right_shift(torch::arange(6)) % 2;
+  for (int64_t s = 0; s < 8; ++s) {
+    const torch::Tensor low = (x[s].flatten() - epsilon).clamp(0, 1),
+                        high = (x[s].flatten() + epsilon).clamp(0, 1);
+    const torch::Tensor vertices =
+        torch::where(bits.to(torch::kBool), high, low).to(torch::kFloat32).view({64, 1, 2, 3});
+    const double truth =
+        prediction_divergence(model, x[s].unsqueeze(0).expand({64, 1, 2, 3}), vertices, config)
+            .max()
+            .item<double>();
+    EXPECT_NEAR(found[s].item<double>(), truth, 1e-5 * truth + 1e-7) << "sample " << s;
+  }
+}
+
+TEST(Metric, TheApgdScheduleIsASettingThatSetsItsOwnStep) {
+  MetricConfig config;
+  config.set("schedule", "apgd");
+  EXPECT_EQ(config.schedule, AscentSchedule::kApgd);
+  EXPECT_EQ(config.entries().count("step_size"), 0u);  // not a setting of the schedule
+  EXPECT_EQ(config.entries().count("schedule"), 1u);
+  config.set("step_size", "0.01");
+  EXPECT_ERROR_CONTAINING(config.validate(), "step_size: the apgd schedule sets its own step");
+  EXPECT_ERROR_CONTAINING(config.set("schedule", "adam"),
+                          "\"adam\" is unknown (known: fixed, apgd)");
+}
+
 }  // namespace
 }  // namespace robustscope
