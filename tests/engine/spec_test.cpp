@@ -349,6 +349,16 @@ TEST(Spec, TwoRecipesForOneFileThroughALinkAreRefused) {
                    dir.file("alias.pt") + ", dataset: mnist, train: {epochs: 2}}\n");
   EXPECT_ERROR_CONTAINING(parse_spec(text, "link.yaml"), "model b trains " + dir.file("alias.pt") +
                                                              " with other settings than model a");
+  // A hard link to an existing checkpoint is the same file too.
+  testing::write_file(dir.file("trained.pt"), "weights");
+  std::filesystem::create_hard_link(dir.file("trained.pt"), dir.file("hard.pt"));
+  std::string linked = text;
+  linked.replace(linked.find(dir.file("real.pt")), dir.file("real.pt").size(),
+                 dir.file("trained.pt"));
+  linked.replace(linked.find(dir.file("alias.pt")), dir.file("alias.pt").size(),
+                 dir.file("hard.pt"));
+  EXPECT_ERROR_CONTAINING(parse_spec(linked, "link.yaml"),
+                          "model b trains " + dir.file("hard.pt") + " with other settings");
   // The same recipe for both spellings is one training of one file.
   text.replace(text.find("epochs: 2"), 9, "epochs: 1");
   EXPECT_NO_THROW(parse_spec(text, "link.yaml"));

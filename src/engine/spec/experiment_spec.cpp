@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <set>
 
 #include "core/data/dataset.hpp"
@@ -429,7 +430,6 @@ void parse_models(const SpecReader& reader, const YAML::Node& node, ExperimentSp
   if (!node.IsSequence() || node.size() == 0)
     reader.fail(node, "models must be a non-empty list of maps");
   std::set<std::string> names;
-  std::map<std::string, const YAML::Node> trained_paths;  // checkpoint path → its train: map
   for (const YAML::Node& entry : node) {
     reader.check_keys(entry, "model",
                       {"name", "checkpoint", "torchscript", "dataset", "train", "reparameterize"});
@@ -492,22 +492,22 @@ void parse_models(const SpecReader& reader, const YAML::Node& node, ExperimentSp
         reader.fail(train, error);
       }
       // Two entries that train one checkpoint file must train it the same way, however each
-      // spells its path ("m.pt", "./m.pt", an absolute path, a link to it).
+      // spells its path ("m.pt", "./m.pt", an absolute path, a symbolic or, where the file
+      // exists, a hard link to it).
       const std::string file = resolved_path(model.source.path);
-      const auto [earlier, inserted] = trained_paths.emplace(file, train);
-      if (!inserted) {
-        const ModelSpec* other = nullptr;
-        for (const ModelSpec& candidate : spec.models)
-          if (!candidate.training.empty() && resolved_path(candidate.source.path) == file)
-            other = &candidate;
-        if (other && (other->training != model.training || other->dataset != model.dataset))
-          reader.fail(
-              train, "model " + model.name + " trains " + model.source.path +
-                         " with other settings than model " + other->name + " (" + other->location +
-                         ", " + other->source.path +
-                         (other->source.path == model.source.path ? "" : ", the same file") +
-                         "): one file cannot hold both");
-      }
+      const auto same_file = [&file](const std::string& path) {
+        std::error_code error;
+        return resolved_path(path) == file || std::filesystem::equivalent(path, file, error);
+      };
+      const ModelSpec* other = nullptr;
+      for (const ModelSpec& candidate : spec.models)
+        if (!candidate.training.empty() && same_file(candidate.source.path)) other = &candidate;
+      if (other && (other->training != model.training || other->dataset != model.dataset))
+        reader.fail(train, "model " + model.name + " trains " + model.source.path +
+                               " with other settings than model " + other->name + " (" +
+                               other->location + ", " + other->source.path +
+                               (other->source.path == model.source.path ? "" : ", the same file") +
+                               "): one file cannot hold both");
     }
     if (entry["reparameterize"]) {
       const YAML::Node change = entry["reparameterize"];

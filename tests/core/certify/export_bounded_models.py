@@ -9,7 +9,8 @@ robustscope's test: the MNIST mean and standard deviation, then the linear model
 OUTPUT_DIR the same networks as PyTorch modules: linear.pt (traced Flatten + Linear, no normalisation),
 mlp.pt (traced), cnn_traced.pt (traced, flattening with x.view(x.size(0), -1)), cnn_scripted.pt
 (scripted), resnet.pt (a traced pre-activation residual network with its own weights, batch norms in
-eval mode, an average pooling and a projection shortcut) and sigmoid.pt (traced, with a sigmoid bound
+eval mode, an average pooling and a projection shortcut), vgg.pt (a traced VGG-style network: conv-BN-ReLU,
+max pooling, global average pooling) and sigmoid.pt (traced, with a sigmoid bound
 propagation does not support).
 """
 import sys
@@ -74,6 +75,25 @@ class ResNet(nn.Module):
         return self.head(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
 
 
+def vgg(mean, std):
+    """A VGG-style network: conv-BN-ReLU stages with max pooling, global average pooling, a linear head."""
+    def stage(inputs, outputs):
+        return [nn.Conv2d(inputs, outputs, 3, padding=1, bias=False), nn.BatchNorm2d(outputs), nn.ReLU()]
+    return nn.Sequential(Normalize(mean, std), *stage(1, 4), nn.MaxPool2d(2), *stage(4, 8), nn.MaxPool2d(2),
+                         *stage(8, 8), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+
+
+def with_batch_statistics(module):
+    """Batch norms whose running statistics are not the identity, in eval mode."""
+    with torch.no_grad():
+        for name, buffer in module.named_buffers():
+            if name.endswith("running_mean"):
+                buffer.uniform_(-0.2, 0.2)
+            if name.endswith("running_var"):
+                buffer.uniform_(0.5, 2.0)
+    return module.eval()
+
+
 def load_parameters(module, tensors):
     parameters = list(module.parameters())
     assert len(parameters) == len(tensors), (len(parameters), len(tensors))
@@ -112,14 +132,8 @@ def main(out, weights_path):
     scripted = load_parameters(small_cnn(mean, std, nn.Flatten()), cnn_weights)
     torch.jit.script(scripted).save(f"{out}/cnn_scripted.pt")
     torch.manual_seed(3)
-    resnet = ResNet(mean, std)
-    with torch.no_grad():
-        for name, buffer in resnet.named_buffers():
-            if name.endswith("running_mean"):
-                buffer.uniform_(-0.2, 0.2)
-            if name.endswith("running_var"):
-                buffer.uniform_(0.5, 2.0)
-    torch.jit.trace(resnet.eval(), example).save(f"{out}/resnet.pt")
+    torch.jit.trace(with_batch_statistics(ResNet(mean, std)), example).save(f"{out}/resnet.pt")
+    torch.jit.trace(with_batch_statistics(vgg(mean, std)), example).save(f"{out}/vgg.pt")
     sigmoid = nn.Sequential(nn.Flatten(), nn.Linear(784, 16), nn.Sigmoid(), nn.Linear(16, 10)).eval()
     torch.jit.trace(sigmoid, example).save(f"{out}/sigmoid.pt")
 

@@ -2,7 +2,7 @@
 // traced linear model is certified exactly as its closed form says; a traced and a scripted ReLU
 // network get the bounds of the built-in architecture with the same weights; a residual network
 // traced from PyTorch certifies soundly; an operation bound propagation does not know is named with
-// its place in the graph.
+// its place in the graph. A VGG-style network traced from PyTorch certifies too.
 #include <gtest/gtest.h>
 #include <torch/types.h>
 #include <torch/utils.h>
@@ -164,41 +164,44 @@ TEST_F(TorchScriptBounds, TracedAndScriptedReluNetworksGetTheBuiltinArchitecture
   }
 }
 
-TEST_F(TorchScriptBounds, AResidualNetworkTracedFromPyTorchCertifiesSoundly) {
-  const std::unique_ptr<Classifier> model = traced("resnet");
-  const torch::Tensor x = images(4, 13);
-  torch::Tensor logits, classes;
-  {
-    torch::NoGradGuard no_grad;
-    logits = model->forward(x);
-    classes = logits.argmax(1);
-  }
-  const torch::Tensor spec = margins_against(classes, 10);
-  // A ball of radius 0: both methods give the clean differences themselves.
-  const torch::Tensor clean = (spec * logits.unsqueeze(1)).sum(2);
-  for (const BoundMethod method : {BoundMethod::kIbp, BoundMethod::kCrown}) {
-    const SpecificationBounds point =
-        bound_specification(*model, x, spec, ThreatModel{Norm::kLinf, 0.0}, method);
-    EXPECT_TENSORS_CLOSE(point.lower, clean, 1e-4, 1e-4);
-    EXPECT_TENSORS_CLOSE(point.upper, clean, 1e-4, 1e-4);
-  }
-  const double epsilon = 0.01;
-  const SpecificationBounds crown =
-      bound_specification(*model, x, spec, ThreatModel{Norm::kLinf, epsilon}, BoundMethod::kCrown);
-  const SpecificationBounds ibp =
-      bound_specification(*model, x, spec, ThreatModel{Norm::kLinf, epsilon}, BoundMethod::kIbp);
-  EXPECT_TRUE((crown.upper <= ibp.upper + 1e-5).all().item<bool>());
-  EXPECT_TRUE(crown.upper.isfinite().all().item<bool>());
-  for (int64_t s = 0; s < 4; ++s) {
-    const torch::Tensor centre = x[s].unsqueeze(0).expand({1000, 1, 28, 28});
-    const torch::Tensor points =
-        random_start(ThreatModel{Norm::kLinf, epsilon}, RandomStart::kUniform, 0, centre,
-                     torch::arange(1000) + 1000 * s, 5, 0);
-    torch::NoGradGuard no_grad;
-    const torch::Tensor differences =
-        (spec[s].unsqueeze(0) * model->forward(points).unsqueeze(1)).sum(2);
-    EXPECT_TRUE((differences <= crown.upper[s] + 1e-4).all().item<bool>()) << "sample " << s;
-    EXPECT_TRUE((differences >= crown.lower[s] - 1e-4).all().item<bool>()) << "sample " << s;
+TEST_F(TorchScriptBounds, AResidualAndAVggNetworkTracedFromPyTorchCertifySoundly) {
+  for (const std::string name : {"resnet", "vgg"}) {
+    SCOPED_TRACE(name);
+    const std::unique_ptr<Classifier> model = traced(name);
+    const torch::Tensor x = images(4, 13);
+    torch::Tensor logits, classes;
+    {
+      torch::NoGradGuard no_grad;
+      logits = model->forward(x);
+      classes = logits.argmax(1);
+    }
+    const torch::Tensor spec = margins_against(classes, 10);
+    // A ball of radius 0: both methods give the clean differences themselves.
+    const torch::Tensor clean = (spec * logits.unsqueeze(1)).sum(2);
+    for (const BoundMethod method : {BoundMethod::kIbp, BoundMethod::kCrown}) {
+      const SpecificationBounds point =
+          bound_specification(*model, x, spec, ThreatModel{Norm::kLinf, 0.0}, method);
+      EXPECT_TENSORS_CLOSE(point.lower, clean, 1e-4, 1e-4);
+      EXPECT_TENSORS_CLOSE(point.upper, clean, 1e-4, 1e-4);
+    }
+    const double epsilon = 0.01;
+    const SpecificationBounds crown = bound_specification(
+        *model, x, spec, ThreatModel{Norm::kLinf, epsilon}, BoundMethod::kCrown);
+    const SpecificationBounds ibp =
+        bound_specification(*model, x, spec, ThreatModel{Norm::kLinf, epsilon}, BoundMethod::kIbp);
+    EXPECT_TRUE((crown.upper <= ibp.upper + 1e-5).all().item<bool>());
+    EXPECT_TRUE(crown.upper.isfinite().all().item<bool>());
+    for (int64_t s = 0; s < 4; ++s) {
+      const torch::Tensor centre = x[s].unsqueeze(0).expand({1000, 1, 28, 28});
+      const torch::Tensor points =
+          random_start(ThreatModel{Norm::kLinf, epsilon}, RandomStart::kUniform, 0, centre,
+                       torch::arange(1000) + 1000 * s, 5, 0);
+      torch::NoGradGuard no_grad;
+      const torch::Tensor differences =
+          (spec[s].unsqueeze(0) * model->forward(points).unsqueeze(1)).sum(2);
+      EXPECT_TRUE((differences <= crown.upper[s] + 1e-4).all().item<bool>()) << "sample " << s;
+      EXPECT_TRUE((differences >= crown.lower[s] - 1e-4).all().item<bool>()) << "sample " << s;
+    }
   }
 }
 
