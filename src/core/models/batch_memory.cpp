@@ -15,6 +15,9 @@ namespace {
 // Bytes at the peak of one forward and backward pass to the input, beyond what was in use before
 // it (every block counted: the caller holds a HostCacheCountingAll).
 int64_t peak_of_one_step(Classifier& model, const InputShape& shape, int64_t batch) {
+  // The blocks an earlier, smaller probe freed would stay cached beside this one's: returned
+  // first, so the process holds one probe's memory at a time.
+  release_host_cache();
   const torch::Tensor images = torch::full(shape.batch_sizes(batch), 0.5).requires_grad_(true);
   const torch::Tensor labels = torch::zeros({batch}, torch::kInt64);
   const size_t before = host_cache_statistics().in_use_bytes;
@@ -53,6 +56,7 @@ BatchMemory measure_batch_memory(Classifier& model, const InputShape& shape, int
     batch = batch < probe_batch ? std::min(2 * batch, probe_batch) : 2 * probe_batch;
     peak = peak_of_one_step(model, shape, batch);
   }
+  release_host_cache();
   BatchMemory memory;
   if (previous_batch == 0) {  // one sample: all of it counted per sample, none fixed
     memory.bytes_per_sample = peak + state_bytes;
