@@ -4,6 +4,7 @@
 #include <hdf5.h>
 #include <torch/types.h>
 
+#include <filesystem>
 #include <vector>
 
 #include "core/error.hpp"
@@ -102,7 +103,12 @@ Hdf5File::Hdf5File(const std::string& path, Mode mode) : path_(path) {
   silence_this_thread();
   if (mode == Mode::kCreate) {
     file_ = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
-    if (file_ < 0) fail(path, "/", "cannot create the HDF5 file (does it exist already?)");
+    if (file_ < 0) {
+      std::error_code error;
+      fail(path, "/",
+           std::filesystem::exists(path, error) ? "cannot create the HDF5 file: it exists already"
+                                                : "cannot create the HDF5 file");
+    }
   } else {
     file_ =
         H5Fopen(path.c_str(), mode == Mode::kReadOnly ? H5F_ACC_RDONLY : H5F_ACC_RDWR, H5P_DEFAULT);
