@@ -611,6 +611,49 @@ def cost(report, study):
     return line
 
 
+def ball_epsilon(settings, norm):
+    """A setting's ε if it runs in the ball of `norm` (attacks, ensemble members, transfers), else None."""
+    for name in ("epsilon", "1.epsilon", "crafting.epsilon"):
+        if name in settings:
+            prefix = name[:-len("epsilon")]
+            return float(settings[name]) if settings.get(prefix + "norm", norm) == norm else None
+    return None
+
+
+def by_sample(setting, column):
+    """A per-sample column of a setting as {sample id: value}."""
+    return dict(zip(setting.column(schema.SAMPLE_IDS).tolist(), setting.column(column).tolist()))
+
+
+def bracket_checks(study, setting):
+    """Per sample, for one certify setting: (certified samples some attack broke, samples checked against an
+    attack), (samples whose certified ψ is below the best ascent's ψ, samples with an ascent to compare)."""
+    s, model = setting.settings, setting.model
+    eps, norm = float(s["epsilon"]), s["norm"]
+    certified = by_sample(setting, schema.CERTIFIED)
+    broken, attacked = set(), set()
+    for key in study.attack_keys:
+        attack = study.setting(model, key)
+        if attack is None or ball_epsilon(attack.settings, norm) != eps:
+            continue
+        for sample, was_broken in by_sample(attack, schema.BROKEN).items():
+            attacked.add(sample)
+            if was_broken:
+                broken.add(sample)
+    upper = by_sample(setting, schema.PSI_UPPER)
+    best = {}
+    for key in study.metric_keys:
+        metric = study.setting(model, key)
+        if metric is None or any(str(metric.settings.get(name)) != str(s[name])
+                                 for name in ("epsilon", "norm", "normalization", "divergence")):
+            continue
+        for sample, psi in by_sample(metric, schema.PSI).items():
+            best[sample] = max(psi, best.get(sample, -math.inf))
+    certified_broken = sum(1 for sample, c in certified.items() if c and sample in broken)
+    below = sum(1 for sample, psi in best.items() if sample in upper and upper[sample] < psi * (1 - 1e-5) - 1e-7)
+    return (certified_broken, len(attacked & set(certified))), (below, len(set(best) & set(upper)))
+
+
 def brackets(report, study):
     """Certified bounds against what the attacks and the ascent found: both estimates bracketed."""
     certify_keys = [k for k in study.keys if study.by_key[k][0].kind == "certify"]
@@ -622,33 +665,47 @@ def brackets(report, study):
                "bound (above). A narrow bracket means the attacks and the ascent are close to the truth; ψ "
                "columns are medians over samples (the largest ψ any ascent setting found for the ball); the last "
                "column is the share of samples whose bound is finite "
-               "(standardised logits have none where every logit may tie). docs/metric.md derives the bound.\n")
-    rows = []
+               "(standardised logits have none where every logit may tie). docs/metric.md derives the bound. "
+               "The bracket is also checked sample by sample: no certified sample may have been broken by an "
+               "attack in the same ball, and no sample's certified ψ may lie below what an ascent found.\n")
+    rows, pairs = [], {}
+    violations = {"broken": [0, 0], "psi": [0, 0]}
     for key in certify_keys:
         for setting in study.by_key[key]:
             s, model = setting.settings, setting.model
             eps, norm = float(s["epsilon"]), s["norm"]
             attacks = [study.headline_value(model, k) for k in study.attack_keys
-                       if study.setting(model, k) and float(study.setting(model, k).settings.get(
-                           "epsilon", study.setting(model, k).settings.get(
-                               "1.epsilon", study.setting(model, k).settings.get("crafting.epsilon", -1)))) == eps
-                       and study.setting(model, k).settings.get("norm", norm) == norm]
+                       if study.setting(model, k) and ball_epsilon(study.setting(model, k).settings, norm) == eps]
             found = [float(np.median(study.setting(model, k).column(schema.PSI))) for k in study.metric_keys
                      if study.setting(model, k) and all(str(study.setting(model, k).settings.get(name)) == str(s[name])
                                                        for name in ("epsilon", "norm", "normalization", "divergence"))]
             upper = setting.column(schema.PSI_UPPER).astype(np.float64)
             finite = upper[np.isfinite(upper)]
             headline = setting.headline()
+            # Certified accuracy does not depend on the normalisation: one (model, ball) pair, counted once.
+            pairs.setdefault((model, eps, norm, s.get("method")), (headline[schema.CERTIFIED_ACCURACY],
+                                                                   min(attacks) if attacks else None))
+            (broken, attacked), (below, compared) = bracket_checks(study, setting)
+            violations["broken"][0] += broken
+            violations["broken"][1] += attacked
+            violations["psi"][0] += below
+            violations["psi"][1] += compared
             rows.append([model, study.labels[key], fmt(headline[schema.CERTIFIED_ACCURACY]),
                          fmt(min(attacks)) if attacks else "–", fmt(max(found)) if found else "–",
                          fmt(float(np.median(upper))) if upper.size else "–",
                          fmt(finite.size / upper.size if upper.size else float("nan"), 2)])
     report.table("brackets", ["model", "ball", "certified accuracy", "lowest robust accuracy", "ψ found (median)",
                               "ψ certified (median)", "finite share"], rows)
-    sound = sum(1 for r in rows if r[3] == "–" or float(r[2]) <= float(r[3]))
+    sound = sum(1 for certified, lowest in pairs.values() if lowest is None or certified <= lowest)
+    nontrivial = sum(1 for certified, _ in pairs.values() if certified > 0)
     best = max(rows, key=lambda r: float(r[2]))
-    return (f"4. Brackets: in {sound} of {len(rows)} (model, ball) pairs the certified accuracy is at most the lowest "
-            f"robust accuracy an attack reached{'' if sound == len(rows) else ' (a bound is NOT sound: report it)'}; "
+    broken, attacked = violations["broken"]
+    below, compared = violations["psi"]
+    return (f"4. Brackets: {len(pairs)} (model, ball, method) pairs, {nontrivial} with a non-zero certified accuracy; "
+            f"in {sound} of {len(pairs)} the certified accuracy is at most the lowest robust accuracy an attack "
+            f"reached{'' if sound == len(pairs) else ' (a bound is NOT sound: report it)'}. Per sample: "
+            f"{broken} certified samples broken by an attack (of {attacked} checked) and {below} certified ψ "
+            f"below an ascent's (of {compared} compared){'' if broken + below == 0 else ': a bound is NOT sound'}; "
             f"the highest certified accuracy is {best[0]}'s {best[2]} ({best[1]}).")
 
 

@@ -142,5 +142,44 @@ class SettingOfManyShards(unittest.TestCase):
         self.assertLessEqual(CountingAttributes.reads, count + 3)
 
 
+class FakeSetting:
+    def __init__(self, model, settings, columns):
+        self.model, self.settings, self.columns = model, settings, columns
+
+    def column(self, name):
+        import numpy as np
+        return np.array(self.columns[name])
+
+
+class FakeStudy:
+    def __init__(self, settings):
+        self.by_model_key = settings
+        self.attack_keys = [k for (_, k) in settings if k.startswith("attack")]
+        self.metric_keys = [k for (_, k) in settings if k.startswith("metric")]
+
+    def setting(self, model, key):
+        return self.by_model_key.get((model, key))
+
+
+class BracketsSampleBySample(unittest.TestCase):
+    def test_a_certified_sample_that_an_attack_broke_and_a_bound_below_the_ascent_are_counted(self):
+        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+        import report as report_script
+        ball = {"epsilon": "0.1", "norm": "linf", "normalization": "none", "divergence": "kl"}
+        certify = FakeSetting("m", dict(ball, method="crown"), {
+            schema.SAMPLE_IDS: [0, 1, 2], schema.CERTIFIED: [1, 1, 0], schema.PSI_UPPER: [0.5, 0.2, 9.0]})
+        attack = FakeSetting("m", {"epsilon": "0.1", "norm": "linf", "name": "pgd"}, {
+            schema.SAMPLE_IDS: [0, 1, 2], schema.BROKEN: [0, 1, 1]})
+        other_ball = FakeSetting("m", {"epsilon": "0.3", "norm": "linf", "name": "pgd"}, {
+            schema.SAMPLE_IDS: [0, 1, 2], schema.BROKEN: [1, 1, 1]})
+        metric = FakeSetting("m", dict(ball), {schema.SAMPLE_IDS: [0, 1, 2], schema.PSI: [0.4, 0.3, 1.0]})
+        study = FakeStudy({("m", "attack-a"): attack, ("m", "attack-b"): other_ball, ("m", "metric-a"): metric})
+        (broken, attacked), (below, compared) = report_script.bracket_checks(study, certify)
+        # Sample 1 is certified yet broken at ε = 0.1 (the ε = 0.3 attack does not count); its bound 0.2
+        # lies below the ascent's 0.3.
+        self.assertEqual((broken, attacked), (1, 3))
+        self.assertEqual((below, compared), (1, 3))
+
+
 if __name__ == "__main__":
     unittest.main()
