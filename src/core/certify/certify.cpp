@@ -77,10 +77,14 @@ torch::Tensor kl_upper_bound(const torch::Tensor& clean_logits, const torch::Ten
     const torch::Tensor s_max = (max_square.sum({1, 2}) / pairs).sqrt().view({-1, 1, 1});
     normalised =
         torch::where(pair_upper >= 0, pair_upper / (s_min + kTiny), pair_upper / (s_max + kTiny));
-    // s_min = 0 (every pair of logits may tie): the guard alone bounds the ratio, by B/1e-12, a
-    // sound but meaningless number: the bound is reported as vacuous (+inf) instead.
-    normalised = normalised.masked_fill((s_min <= 0) & (pair_upper > 0),
-                                        std::numeric_limits<double>::infinity());
+    // Whatever the logits: standardised ones have Σ ñ² ≤ K (zero mean, population standard
+    // deviation 1, less with the guard), so by Cauchy–Schwarz ñ_j − ñ_i = (e_j − e_i)·ñ ≤ √(2K).
+    // This keeps the bound finite where s_min = 0 (every pair of logits may tie), which the ratio
+    // alone cannot (it would be B/1e-12).
+    const double spread_bound = std::sqrt(2.0 * static_cast<double>(k));
+    normalised =
+        torch::where((s_min <= 0) & (pair_upper > 0), torch::full_like(normalised, spread_bound),
+                     normalised.clamp_max(spread_bound));
     // 0/0 on the diagonal when s_min is 0: the diagonal is exactly 0.
     normalised = normalised.masked_fill(eye, 0);
   }

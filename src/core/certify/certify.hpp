@@ -11,7 +11,9 @@
 //   standardize:  B_ji / (s_min + 1e-12) when B_ji ≥ 0, B_ji / (s_max + 1e-12) when B_ji < 0,
 //                 s the standard deviation of z' over classes, s² = Σ_{a,b} (z'_a − z'_b)² / (2K²),
 //                 bounded below and above through the intervals of every z'_a − z'_b
-// (monotone in each term, so the bound is sound); where s_min is 0 the bound is +inf (vacuous). No
+// (monotone in each term, so the bound is sound); and, whatever the logits, ñ_j − ñ_i ≤ √(2K)
+// (standardised logits have Σ ñ² ≤ K; Cauchy–Schwarz), so the bound is finite even where s_min is
+// 0. No
 // bound is implemented for the l2 normalisation or for divergences other than KL: those are
 // refused.
 //
@@ -43,7 +45,7 @@ struct CertifyConfig {
 };
 
 struct CertifyResult {
-  torch::Tensor psi_upper;     // [N] certified ψ ≥ the true maximum (+inf where none is finite)
+  torch::Tensor psi_upper;     // [N] certified ψ ≥ the true maximum
   torch::Tensor certified;     // [N] bool: correct and no class can overtake c in the ball
   torch::Tensor margin_lower;  // [N] lower bound of z_c − max_{j≠c} z_j over the ball
   torch::Tensor clean_class;   // [N]
