@@ -45,10 +45,10 @@ struct CertifyConfig {
 };
 
 struct CertifyResult {
-  torch::Tensor psi_upper;     // [N] certified ψ ≥ the true maximum
-  torch::Tensor certified;     // [N] bool: correct and no class can overtake c in the ball
-  torch::Tensor margin_lower;  // [N] lower bound of z_c − max_{j≠c} z_j over the ball
-  torch::Tensor clean_class;   // [N]
+  torch::Tensor psi_upper;         // [N] certified ψ ≥ the true maximum
+  torch::Tensor certified;         // [N] bool: correct and no class can overtake c in the ball
+  torch::Tensor margin_lower;      // [N] lower bound of z_c − max_{j≠c} z_j over the ball
+  torch::Tensor clean_class;       // [N]
   double forward_equivalents = 0;  // per sample, summed: the cost in forward passes
 };
 
