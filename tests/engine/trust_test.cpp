@@ -64,6 +64,14 @@ void wait_for_task_files(const std::string& output, int64_t count) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
+// Runs `spec_path` again and expects it to find `kept` tasks already complete.
+void expect_resume_keeps(const std::string& spec_path, int64_t kept) {
+  const auto resumed = robustscope("run " + spec_path + " --quiet --threads 1");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find(std::to_string(kept) + " already complete"), std::string::npos)
+      << resumed.output;
+}
+
 class Trust : public ::testing::Test {
  protected:
   void SetUp() override { testing::save_mlp(dir.file("wide.pt"), 4, 512, 2); }
@@ -332,10 +340,7 @@ TEST_F(Trust, AnInterruptSaysWhatIsKeptAndARerunResumes) {
       << log;
   const int64_t kept = testing::count_files(output + ".d/tasks", ".h5");
   EXPECT_EQ(testing::count_files(output + ".d/tasks", ".partial"), 0);
-  const auto resumed = robustscope("run " + path + " --quiet --threads 1");
-  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
-  EXPECT_NE(resumed.output.find(std::to_string(kept) + " already complete"), std::string::npos)
-      << resumed.output;
+  expect_resume_keeps(path, kept);
 }
 
 TEST_F(Trust, UnderTheReadmesMpirunACtrlCExitsWith130AndCountsTheKeptFiles) {
@@ -424,10 +429,7 @@ TEST_F(Trust, AFullDiskStopsTheRunAtItsFirstFailedWriteKeepingWhatIsComplete) {
   const std::string roomy =
       spec("roomy.yaml", noop_spec(dir.file("r.h5"), dir.file("wide.pt"), 2000));
   fs::copy_file(roomy, dir.file("r.h5.d/spec.yaml"), fs::copy_options::overwrite_existing);
-  const auto resumed = robustscope("run " + roomy + " --quiet --threads 1");
-  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
-  EXPECT_NE(resumed.output.find(std::to_string(kept) + " already complete"), std::string::npos)
-      << resumed.output;
+  expect_resume_keeps(roomy, kept);
 }
 
 TEST_F(Trust, AStandaloneMergeKeepsTheLastRunsProvenanceAndTheReportNamesAnUnmergedRun) {
@@ -436,9 +438,10 @@ TEST_F(Trust, AStandaloneMergeKeepsTheLastRunsProvenanceAndTheReportNamesAnUnmer
   ASSERT_EQ(robustscope("run " + path + " --quiet --threads 1", 2).exit_code, 0);
   const auto root_of = [&] { return read_results(output).root; };
   const auto merged_by_run = root_of();
-  for (const char* name : {schema::kMpiVersion, schema::kBlas, schema::kLastRunStarted,
-                           schema::kLastRunEnded, schema::kLastRunRankLayout})
-    ASSERT_TRUE(merged_by_run.count(name)) << name;
+  const std::vector<const char*> last_run = {schema::kMpiVersion, schema::kBlas,
+                                             schema::kLastRunStarted, schema::kLastRunEnded,
+                                             schema::kLastRunRankLayout};
+  for (const char* name : last_run) ASSERT_TRUE(merged_by_run.count(name)) << name;
   // As after a run killed during its merge: the task folder, no results file.
   fs::remove(output);
   if (!testing::python().empty()) {
@@ -455,8 +458,7 @@ TEST_F(Trust, AStandaloneMergeKeepsTheLastRunsProvenanceAndTheReportNamesAnUnmer
   }
   ASSERT_EQ(robustscope("merge " + output).exit_code, 0);
   const auto merged_alone = root_of();
-  for (const char* name : {schema::kMpiVersion, schema::kBlas, schema::kLastRunStarted,
-                           schema::kLastRunEnded, schema::kLastRunRankLayout}) {
+  for (const char* name : last_run) {
     ASSERT_TRUE(merged_alone.count(name)) << name;
     EXPECT_EQ(std::get<std::string>(merged_alone.at(name)),
               std::get<std::string>(merged_by_run.at(name)))

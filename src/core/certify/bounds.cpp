@@ -5,8 +5,8 @@
 #include <torch/types.h>
 #include <torch/utils.h>
 
+#include <functional>
 #include <limits>
-#include <memory>
 #include <variant>
 #include <vector>
 
