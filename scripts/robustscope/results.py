@@ -45,25 +45,50 @@ class Task:
         return self.attrs.get(schema.STATUS) == schema.COMPLETED
 
     @property
-    def procedure_key(self):
-        """The procedure part of the setting key ("attack(epsilon=0.1,…)")."""
-        return self.attrs[schema.SETTING_KEY].split("|")[1]
-
-    @property
     def settings(self):
         prefix = schema.SETTING_PREFIX
         return {name[len(prefix):]: value for name, value in self.attrs.items() if name.startswith(prefix)}
 
 
-class Setting:
-    """One procedure setting of one model: its completed tasks, their per-sample columns in sample order."""
+# Each headline number from the per-sample data it summarises (robustscope inspect computes the same from
+# the tasks' stored headlines).
+HEADLINE_FROM_COLUMNS = {
+    schema.PSI_MEAN: lambda s: float(s.column(schema.PSI).astype(np.float64).mean()),
+    schema.ROBUST_ACCURACY: lambda s: float(1 - s.column(schema.BROKEN).astype(np.float64).mean()),
+    schema.PSI_UPPER_MEAN: lambda s: float(s.column(schema.PSI_UPPER).astype(np.float64).mean()),
+    schema.CERTIFIED_ACCURACY: lambda s: float(s.column(schema.CERTIFIED).astype(np.float64).mean()),
+    schema.CLEAN_ACCURACY: lambda s: float(s.column(schema.CLEAN_CORRECT).astype(np.float64).mean()),
+    schema.BOUNDARY_DISTANCE: lambda s: (
+        float(np.mean([float(d[schema.BOUNDARY_ADVERSARIAL_POSITIVE]) for d in s.landscapes]))
+        if s.landscapes else math.nan),
+}
 
-    def __init__(self, model, kind, key, settings):
-        self.model, self.kind, self.key, self.settings = model, kind, key, settings
+
+class Setting:
+    """One procedure setting of one model: what the results file says of it (kind, label, family, headline
+    names: written by the procedure's own type), and its completed tasks' per-sample columns in sample order."""
+
+    def __init__(self, facts):
+        self.model, self.kind, self.key = facts[schema.MODEL], facts[schema.KIND], facts[schema.KEY]
+        self.setting_key, self.label, self.family = facts[schema.SETTING_KEY], facts[schema.LABEL], facts[schema.FAMILY]
+        self.headline_names = [n for n in facts[schema.HEADLINE_NAMES].split(",") if n]
+        self.settings = {}
         self._tasks, self._sorted = [], True
+
+    @property
+    def is_metric(self):
+        """Scored by ψ (lower is more robust)."""
+        return schema.PSI_MEAN in self.headline_names
+
+    @property
+    def is_attack(self):
+        """Scored by robust accuracy: attacks, transfers, ensembles."""
+        return schema.ROBUST_ACCURACY in self.headline_names
 
     def add(self, task):
         # Sorted once, when first read: sorting on every add made reading a setting of n shards O(n²).
+        if not self._tasks:
+            self.settings = task.settings
         self._tasks.append(task)
         self._sorted = False
 
@@ -93,28 +118,15 @@ class Setting:
 
     def per_sample_scores(self):
         """What ranks models, per sample, higher = more robust: −ψ, or 1 for an unbroken sample."""
-        if self.kind == "metric":
+        if self.is_metric:
             return -self.column(schema.PSI).astype(np.float64)
-        if self.kind in ("attack", "ensemble", "transfer"):
+        if self.is_attack:
             return 1.0 - self.column(schema.BROKEN).astype(np.float64)
         return np.array([])
 
     def headline(self):
         """The numbers `robustscope inspect` reports for this setting, from the per-sample data."""
-        values = {}
-        if self.kind == "metric":
-            values[schema.PSI_MEAN] = float(self.column(schema.PSI).astype(np.float64).mean())
-        if self.kind in ("attack", "ensemble", "transfer"):
-            values[schema.ROBUST_ACCURACY] = float(1 - self.column(schema.BROKEN).astype(np.float64).mean())
-        if self.kind == "certify":
-            values[schema.PSI_UPPER_MEAN] = float(self.column(schema.PSI_UPPER).astype(np.float64).mean())
-            values[schema.CERTIFIED_ACCURACY] = float(self.column(schema.CERTIFIED).astype(np.float64).mean())
-        if self.kind in ("metric", "attack", "ensemble", "transfer", "certify"):
-            values[schema.CLEAN_ACCURACY] = float(self.column(schema.CLEAN_CORRECT).astype(np.float64).mean())
-        if self.kind == "landscape":
-            distances = [float(d["boundary_adversarial_positive"]) for d in self.landscapes]
-            values[schema.BOUNDARY_DISTANCE] = float(np.mean(distances)) if distances else math.nan
-        return values
+        return {name: HEADLINE_FROM_COLUMNS[name](self) for name in self.headline_names}
 
 
 class Results:
@@ -130,27 +142,33 @@ class Results:
             self.root = attributes(handle)
             # "model setting" lines of the settings whose tasks are not all computed (a partial run).
             self.pending = [line for line in text(self.root.get(schema.PENDING_SETTINGS, "")).split("\n") if line]
-            self.models = OrderedDict()
-            for name in handle.get(schema.MODELS_GROUP, {}):
-                self.models[name] = attributes(handle[schema.MODELS_GROUP][name])
-            self.settings = OrderedDict()
+            models = {name: attributes(group) for name, group in handle.get(schema.MODELS_GROUP, {}).items()}
+            # The models in the spec's order (HDF5 lists groups by name).
+            self.models = OrderedDict(sorted(models.items(), key=lambda item: int(item[1][schema.MODEL_INDEX])))
+            self.model_order = list(self.models)
+            if schema.SETTINGS_GROUP not in handle:
+                raise SystemExit(f"{path}: has no settings table (merged by an older robustscope); "
+                                 f"`robustscope merge {path}` rewrites it")
+            table = handle[schema.SETTINGS_GROUP]
+            by_setting_key = OrderedDict()
+            for index in sorted(table, key=int):
+                setting = Setting(attributes(table[index]))
+                by_setting_key[setting.setting_key] = setting
+            self.settings = OrderedDict()  # (model, procedure key) → Setting, with completed tasks only
             self.failed = []
             for task_id in handle.get(schema.TASKS_GROUP, {}):
                 task = Task(task_id, handle[schema.TASKS_GROUP][task_id])
                 if not task.completed:
                     self.failed.append(task)
                     continue
-                key = (task.attrs[schema.MODEL], task.procedure_key)
-                if key not in self.settings:
-                    self.settings[key] = Setting(key[0], task.attrs[schema.KIND], key[1], task.settings)
-                self.settings[key].add(task)
+                by_setting_key[task.attrs[schema.SETTING_KEY]].add(task)
+            for setting in by_setting_key.values():
+                if setting.tasks:
+                    self.settings[(setting.model, setting.key)] = setting
             self.runs = [attributes(handle[schema.RUNS_GROUP][name]) for name in handle.get(schema.RUNS_GROUP, {})]
             # The gradient-masking alarms merge stored (docs/alarms.md), in their stored order.
             alarms = handle.get(schema.ALARMS_GROUP, {})
             self.alarms = [attributes(alarms[name]) for name in sorted(alarms, key=int)]
-        # Models in the spec's order (the models group is written in that order; HDF5 lists by name).
-        spec_text = self.root.get(schema.SPEC_TEXT, "")
-        self.model_order = sorted(self.models, key=lambda m: (spec_text.find(f"name: {m}") % (len(spec_text) + 1), m))
 
     def reparameterization(self, model):
         prefix = schema.REPARAMETERIZATION_PREFIX
@@ -158,7 +176,17 @@ class Results:
                 if name.startswith(prefix)}
 
     def is_base(self, model):
+        """Not a reparameterised copy (`reparameterize:`) of another model."""
         return all(value == 1 for value in self.reparameterization(model).values())
+
+    def base_of(self, model):
+        """The model a reparameterised copy was made from ("" when it is none's copy, or its base is not in
+        the spec): as the spec resolved it."""
+        return self.models[model].get(schema.MODEL_BASE, "")
+
+    def is_defended(self, model):
+        """Trained against an attack (its checkpoint's recipe: fgsm, pgd, trades, alp)."""
+        return bool(self.models[model].get(schema.MODEL_DEFENDED, 0))
 
     def recipe(self, model):
         return self.models[model].get(schema.MODEL_RECIPE, "")
@@ -196,10 +224,11 @@ def landscape_samples(path, model=None):
                 samples.append(entry)
     elif found == schema.RESULTS:
         results = Results(path)
-        settings = [s for s in results.settings.values() if s.kind == "landscape" and (model is None or s.model == model)]
+        with_landscapes = [s for s in results.settings.values() if s.landscapes]
+        settings = [s for s in with_landscapes if model is None or s.model == model]
         if not settings:
             raise SystemExit(f"{path}: holds no landscapes" + (f" of model {model!r}" if model else "") +
-                             f" (models with landscapes: {sorted({s.model for s in results.settings.values() if s.kind == 'landscape'})})")
+                             f" (models with landscapes: {sorted({s.model for s in with_landscapes})})")
         setting = settings[0]
         samples = setting.landscapes
         quantities = samples[0]["quantities"] if samples else []

@@ -103,6 +103,14 @@ NAMES = {
     "kValue": "value",
     "kReferenceValue": "reference_value",
     "kThreshold": "threshold",
+    "kSettingsGroup": "settings",
+    "kLabel": "label",
+    "kFamily": "family",
+    "kHeadlineNames": "headline_names",
+    "kModelIndex": "index",
+    "kModelBase": "base",
+    "kModelDefended": "defended",
+    "kPart": "part",
 }
 
 RESULTS = NAMES["kResults"]
@@ -204,5 +212,13 @@ REFERENCE_SETTING = NAMES["kReferenceSetting"]
 VALUE = NAMES["kValue"]
 REFERENCE_VALUE = NAMES["kReferenceValue"]
 THRESHOLD = NAMES["kThreshold"]
+SETTINGS_GROUP = NAMES["kSettingsGroup"]
+LABEL = NAMES["kLabel"]
+FAMILY = NAMES["kFamily"]
+HEADLINE_NAMES = NAMES["kHeadlineNames"]
+MODEL_INDEX = NAMES["kModelIndex"]
+MODEL_BASE = NAMES["kModelBase"]
+MODEL_DEFENDED = NAMES["kModelDefended"]
+PART = NAMES["kPart"]
 
 COMPLETED, FAILED = "completed", "failed"  # TaskStatus

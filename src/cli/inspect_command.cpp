@@ -96,7 +96,7 @@ int inspect_command(const Arguments& arguments) {
   for (const SettingSummary& setting : summary.settings) {
     if (setting.completed == 0) continue;
     std::string headline;
-    for (const std::string& name : headline_names(setting.kind)) {
+    for (const std::string& name : setting.headline_names) {
       const auto found = setting.headline.find(name);
       if (found != setting.headline.end())
         headline += (headline.empty() ? "" : "  ") + name + " " + number_text(found->second);

@@ -8,9 +8,28 @@
 #include "engine/run/batch_run.hpp"
 
 namespace robustscope::cli {
+namespace {
+
+// "i/N" with 0 <= i < N <= kMostParts; Error naming --part and the text otherwise.
+void parse_part(const std::string& text, int& part, int& parts) {
+  const size_t slash = text.find('/');
+  const auto digits = [](const std::string& s) {
+    return !s.empty() && s.size() <= 6 && s.find_first_not_of("0123456789") == std::string::npos;
+  };
+  const std::string first = text.substr(0, slash),
+                    second = slash == std::string::npos ? "" : text.substr(slash + 1);
+  if (slash == std::string::npos || !digits(first) || !digits(second))
+    throw Error("--part", "\"" + text + "\": give i/N, e.g. 0/4 for the first of 4 parts");
+  part = std::stoi(first);
+  parts = std::stoi(second);
+  if (parts < 1 || parts > kMostParts || part >= parts)
+    throw Error("--part", "\"" + text + "\": needs 0 <= i < N <= " + std::to_string(kMostParts));
+}
+
+}  // namespace
 
 int run_command(const Arguments& arguments) {
-  std::string spec_path, output, data_dir;
+  std::string spec_path, output, data_dir, part;
   RunOptions run_options;
   bool quiet = false;
   po::options_description options("run options");
@@ -27,13 +46,18 @@ int run_command(const Arguments& arguments) {
       "tasks each rank runs at once, each on a thread and GPU stream of its own (1-64): keeps a "
       "GPU "
       "busy on small models; results do not change")(
-      "quiet", po::bool_switch(&quiet), "a progress line every 10% instead of one per task");
+      "part", po::value(&part),
+      "i/N: runs part i (0 to N-1) of the sweep split into N by estimated cost; any parts may "
+      "run at once, on any nodes, into the same output (slurm/array.sbatch), and the last to "
+      "finish merges them all")("quiet", po::bool_switch(&quiet),
+                                "a progress line every 10% instead of one per task");
   if (!parse_command("run",
                      "Runs a spec's tasks over MPI ranks (mpirun -np N robustscope run spec.yaml); "
                      "resumes an existing output.",
                      options, arguments, {"spec"})) {
     return 0;
   }
+  if (!part.empty()) parse_part(part, run_options.part, run_options.parts);
   ExperimentSpec spec = load_spec(spec_path);
   if (!output.empty()) spec.output = output;
   if (!data_dir.empty()) spec.data_dir = data_dir;

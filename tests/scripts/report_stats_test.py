@@ -127,11 +127,14 @@ class CountingAttributes(dict):
 class FakeTask:
     def __init__(self, first):
         self.attrs = CountingAttributes({schema.FIRST_SAMPLE: first, schema.SAMPLE_COUNT: 1})
+        self.settings = {}
 
 
 class SettingOfManyShards(unittest.TestCase):
     def test_shards_come_in_sample_order_and_reading_them_is_linear(self):
-        setting = results.Setting("m", "noop", "noop()", {})
+        setting = results.Setting({schema.MODEL: "m", schema.KIND: "noop", schema.KEY: "noop()",
+                                   schema.SETTING_KEY: "m|noop()", schema.LABEL: "no-op", schema.FAMILY: "noop",
+                                   schema.HEADLINE_NAMES: ""})
         count = 20000
         CountingAttributes.reads = 0
         for first in reversed(range(count)):
@@ -163,8 +166,7 @@ class FakeStudy:
 
 class BracketsSampleBySample(unittest.TestCase):
     def test_a_certified_sample_that_an_attack_broke_and_a_bound_below_the_ascent_are_counted(self):
-        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
-        import report as report_script
+        from robustscope import brackets
         ball = {"epsilon": "0.1", "norm": "linf", "normalization": "none", "divergence": "kl"}
         certify = FakeSetting("m", dict(ball, method="crown"), {
             schema.SAMPLE_IDS: [0, 1, 2], schema.CERTIFIED: [1, 1, 0], schema.PSI_UPPER: [0.5, 0.2, 9.0]})
@@ -174,11 +176,51 @@ class BracketsSampleBySample(unittest.TestCase):
             schema.SAMPLE_IDS: [0, 1, 2], schema.BROKEN: [1, 1, 1]})
         metric = FakeSetting("m", dict(ball), {schema.SAMPLE_IDS: [0, 1, 2], schema.PSI: [0.4, 0.3, 1.0]})
         study = FakeStudy({("m", "attack-a"): attack, ("m", "attack-b"): other_ball, ("m", "metric-a"): metric})
-        (broken, attacked), (below, compared) = report_script.bracket_checks(study, certify)
+        (broken, attacked), (below, compared) = brackets.bracket_checks(study, certify)
         # Sample 1 is certified yet broken at ε = 0.1 (the ε = 0.3 attack does not count); its bound 0.2
         # lies below the ascent's 0.3.
         self.assertEqual((broken, attacked), (1, 3))
         self.assertEqual((below, compared), (1, 3))
+
+
+class PsiAsAnEstimator(unittest.TestCase):
+    def test_the_gain_of_the_last_doubling_per_doubling(self):
+        from robustscope.convergence import last_doubling_gain
+        self.assertAlmostEqual(last_doubling_gain([(10, 1.0), (20, 1.02)]), 0.02)
+        # Two doublings from 10 to 40 that gain 4.04% in all: 2% each; only the two largest budgets count.
+        self.assertAlmostEqual(last_doubling_gain([(40, 1.0404), (5, 0.1), (10, 1.0)]), 0.02)
+        self.assertTrue(last_doubling_gain([(10, 0.0), (20, 1.0)]) != last_doubling_gain([(10, 0.0), (20, 1.0)]))
+
+    def test_budget_curves_and_seed_spreads_come_from_settings_equal_but_for_them(self):
+        from robustscope import convergence
+        metric = {"epsilon": "0.1", "norm": "linf", "normalization": "standardize"}
+        settings = {"k10": dict(metric, steps=10, restarts=1, step_size=0.025),
+                    "k20": dict(metric, steps=20, restarts=1, step_size=0.0125),
+                    "k20-seed1": dict(metric, steps=20, restarts=1, step_size=0.0125, seed=1),
+                    "k20-seed2": dict(metric, steps=20, restarts=1, step_size=0.0125, seed=2),
+                    "other-ball": dict(metric, epsilon="0.3", steps=20, restarts=1, step_size=0.0375)}
+        psi = {("a", "k10"): 1.0, ("a", "k20"): 1.1, ("a", "k20-seed1"): 1.0, ("a", "k20-seed2"): 1.2,
+               ("a", "other-ball"): 5.0}
+
+        class Study:
+            models, metric_keys = ["a"], list(settings)
+            labels = {k: k for k in settings}
+
+            def first(self, key):
+                return type("S", (), {"settings": settings[key]})()
+
+            def setting(self, model, key):
+                return self.first(key) if (model, key) in psi else None
+
+            def headline_value(self, model, key):
+                return psi[(model, key)]
+        study = Study()
+        budget_groups = convergence.groups(study, convergence.NOT_SHAPE, convergence.budget,
+                                           keep=lambda s: "seed" not in s)
+        self.assertEqual(budget_groups, [["k10", "k20"]])  # the seeded ones and the other ball stay out
+        self.assertEqual(convergence.mean_psi_by_budget(study, "a", budget_groups[0]), [(10, 1.0), (20, 1.1)])
+        # Seeds: derived (1.1), 1 (1.0), 2 (1.2): spread 0.2 around the mean 1.1.
+        self.assertAlmostEqual(convergence.seed_spreads(study)["a"], 0.2 / 1.1)
 
 
 if __name__ == "__main__":

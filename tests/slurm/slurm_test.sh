@@ -3,7 +3,7 @@
 # localhost, as root, everything in a temporary folder and on private ports), submits a small sweep
 # with the shipped slurm/one-node.sbatch on 2 ranks, with a 1-minute time limit so that the USR1
 # before the limit requeues it at least once, and checks that the requeued job resumed and the
-# results file is complete.
+# results file is complete; then a sweep as a job array of two parts (slurm/array.sbatch).
 #   slurm_test.sh ROBUSTSCOPE_BINARY DATA_DIR SOURCE_DIR
 # Exit 77 (skipped, with the reason) when not root or SLURM/munge are not installed.
 set -uo pipefail
@@ -118,4 +118,23 @@ echo "$inspect"
 grep -q "tasks: 60 planned, 60 completed, 0 failed, 0 pending" <<<"$inspect" ||
   fail "the results file is incomplete"
 grep -q "2 ranks" <<<"$inspect" || fail "the run did not use 2 ranks"
-echo "PASSED: job $job requeued $requeued time(s) and completed all 60 tasks"
+
+# The same kind of sweep as a job array of two parts (slurm/array.sbatch, run --part i/2) into one
+# output: both elements run at once, each merges at its end, the last with every part's tasks.
+sed "s#$work/results.h5#$work/array.h5#; s#count: 1000#count: 200#" "$work/sweep.yaml" >"$work/array.yaml"
+array=$(cd "$work" && sbatch --parsable --array=0-1 --cpus-per-task=1 --output="$work/array-%a.out" \
+  "$source_dir/slurm/array.sbatch" "$work/array.yaml" --quiet) || fail "sbatch refused the array"
+echo "submitted array $array"
+for _ in $(seq 300); do
+  [[ -z $(squeue -h -j "$array" 2>/dev/null) ]] && break
+  sleep 1
+done
+[[ -z $(squeue -h -j "$array" 2>/dev/null) ]] || fail "array $array did not finish in 5 minutes"
+for part in 0 1; do
+  cat "$work/array-$part.out"
+  grep -q "part $part/2 (of 12 tasks in all)" "$work/array-$part.out" || fail "element $part did not run part $part/2"
+done
+inspect=$("$binary" inspect "$work/array.h5") || fail "inspect failed: $inspect"
+grep -q "tasks: 12 planned, 12 completed, 0 failed, 0 pending" <<<"$inspect" ||
+  fail "the array's results file is incomplete: $inspect"
+echo "PASSED: job $job requeued $requeued time(s) and completed all 60 tasks; array $array's two parts completed all 12"

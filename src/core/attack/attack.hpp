@@ -59,12 +59,23 @@ struct Crafted {
   int64_t forward_backward_passes = 0;
 };
 
+// What kind of evidence an attack gives, which the masking alarms (engine/analysis) judge by: a
+// black-box attack never reads the model's gradient, so it must not beat the white-box reference.
+enum class AttackFamily {
+  kWhiteBoxReference,  // iterative sign-gradient (pgd, bim): the white-box baseline run first
+  kWhiteBox,           // other gradient attacks (apgd-*, cw-l2, fab-t)
+  kSingleStep,         // one gradient step (fgsm)
+  kBlackBox            // no gradient of the model attacked (square; transfers)
+};
+const EnumNames<AttackFamily>& attack_family_names();  // white-box-reference | white-box | …
+
 using CraftFunction = Crafted (*)(Classifier& model, const torch::Tensor& images,
                                   const torch::Tensor& labels, const torch::Tensor& sample_ids,
                                   const AttackConfig& config);
 
 struct AttackDefinition {
   std::string name;
+  AttackFamily family;
   std::string citation;                // "Madry et al. 2018"
   std::string summary;                 // one line for the docs table and --help
   std::vector<std::string> keys;       // settings this attack reads
@@ -77,6 +88,9 @@ struct AttackDefinition {
 };
 
 const std::vector<AttackDefinition>& attack_registry();
+// Adds an attack defined outside core/attack/methods (a plugin, a test's fake attack); Error
+// when the name is taken. Call it before any spec is parsed.
+void register_attack(AttackDefinition definition);
 const AttackDefinition& find_attack(const std::string& name);  // Error listing the known names
 std::vector<std::string> known_attacks();
 
@@ -97,6 +111,9 @@ PassCount attack_cost(const AttackConfig& config);
 SettingEntries attack_entries(const AttackConfig& config);
 // "pgd(epsilon=0.3 norm=linf steps=40 …)": a label without commas (CSV columns, tables).
 std::string attack_label(const AttackConfig& config);
+// "pgd-20", "pgd-20×5", "fgsm", "square": the name with its budget in steps and restarts when the
+// attack reads them (tables, alarm evidence).
+std::string attack_short_label(const AttackConfig& config);
 
 // The members of a named ensemble with their budgets: "standard" is AutoAttack's standard version
 // (Croce & Hein 2020): APGD-CE (100 steps), APGD-T (100 steps, 9 targets), FAB-T (100 steps, 9

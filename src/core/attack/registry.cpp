@@ -25,12 +25,34 @@ namespace robustscope {
 ROBUSTSCOPE_ATTACKS(ROBUSTSCOPE_DECLARE_ATTACK)
 #undef ROBUSTSCOPE_DECLARE_ATTACK
 
-const std::vector<AttackDefinition>& attack_registry() {
+namespace {
+std::vector<AttackDefinition>& registered_attacks() {
 #define ROBUSTSCOPE_LIST_ATTACK(name) name##_attack(),
-  static const std::vector<AttackDefinition> kAttacks = {
-      ROBUSTSCOPE_ATTACKS(ROBUSTSCOPE_LIST_ATTACK)};
+  static std::vector<AttackDefinition> attacks = {ROBUSTSCOPE_ATTACKS(ROBUSTSCOPE_LIST_ATTACK)};
 #undef ROBUSTSCOPE_LIST_ATTACK
-  return kAttacks;
+  return attacks;
+}
+}  // namespace
+
+const std::vector<AttackDefinition>& attack_registry() { return registered_attacks(); }
+
+void register_attack(AttackDefinition definition) {
+  for (const AttackDefinition& attack : registered_attacks())
+    if (attack.name == definition.name)
+      throw Error("attack", "\"" + definition.name + "\" is registered already");
+  if (!definition.cost || !definition.craft)
+    throw Error("attack", "\"" + definition.name + "\" has no cost or craft function");
+  definition.defaults.name = definition.name;
+  registered_attacks().push_back(std::move(definition));
+}
+
+const EnumNames<AttackFamily>& attack_family_names() {
+  static const EnumNames<AttackFamily> kNames(
+      {{AttackFamily::kWhiteBoxReference, "white-box-reference"},
+       {AttackFamily::kWhiteBox, "white-box"},
+       {AttackFamily::kSingleStep, "single-step"},
+       {AttackFamily::kBlackBox, "black-box"}});
+  return kNames;
 }
 
 std::vector<std::string> ensemble_presets() { return {"standard"}; }
@@ -172,9 +194,18 @@ std::string attack_label(const AttackConfig& config) {
   return config.name + "(" + join(parts, " ") + ")";
 }
 
+std::string attack_short_label(const AttackConfig& config) {
+  std::string label = config.name;
+  if (attack_reads(config.name, "steps")) label += "-" + std::to_string(config.steps);
+  if (attack_reads(config.name, "restarts") && config.restarts > 1)
+    label += "×" + std::to_string(config.restarts);
+  return label;
+}
+
 std::string attack_registry_markdown() {
-  std::string text = "| attack | reference | what it does | norms | settings (defaults) |\n";
-  text += "|---|---|---|---|---|\n";
+  std::string text =
+      "| attack | family | reference | what it does | norms | settings (defaults) |\n";
+  text += "|---|---|---|---|---|---|\n";
   for (const AttackDefinition& attack : attack_registry()) {
     std::vector<std::string> norms, settings;
     for (Norm norm : attack.norms) norms.push_back(norm_names().name(norm));
@@ -184,8 +215,9 @@ std::string attack_registry_markdown() {
                                      : attack_settings().value(attack.defaults, key);
       settings.push_back("`" + key + "` " + setting_text(value));
     }
-    text += "| `" + attack.name + "` | " + attack.citation + " | " + attack.summary + " | " +
-            join(norms) + " | " + join(settings) + " |\n";
+    text += "| `" + attack.name + "` | " + attack_family_names().name(attack.family) + " | " +
+            attack.citation + " | " + attack.summary + " | " + join(norms) + " | " +
+            join(settings) + " |\n";
   }
   return text;
 }

@@ -138,11 +138,18 @@ void check_output_path(const std::string& path, bool force, const std::string& f
     throw Error(flag, "\"" + path + "\": the folder " + parent + " is not writable");
 }
 
-FileLock::FileLock(const std::string& path, const std::string& what) {
+FileLock::FileLock(const std::string& path, const std::string& what, LockMode mode) {
   descriptor_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (descriptor_ < 0)
     throw Error(path, "cannot create the lock file: " + std::string(std::strerror(errno)));
-  if (::flock(descriptor_, LOCK_EX | LOCK_NB) != 0) {
+  const int operation = mode == LockMode::kShared      ? LOCK_SH | LOCK_NB
+                        : mode == LockMode::kExclusive ? LOCK_EX | LOCK_NB
+                                                       : LOCK_EX;
+  int status;
+  do {
+    status = ::flock(descriptor_, operation);
+  } while (status != 0 && errno == EINTR);
+  if (status != 0) {
     const int error = errno;
     std::string holder(512, '\0');
     const ssize_t read = ::pread(descriptor_, holder.data(), holder.size(), 0);

@@ -27,12 +27,15 @@ void check_output_path(const std::string& path, bool force, const std::string& f
 // A folder that exists (or can be created) and is writable.
 void check_output_folder(const std::string& folder, const std::string& what);
 
-// An exclusive advisory lock (flock) on `path`, created if needed, held for the object's lifetime.
-// The holder writes "host <h>, pid <p>, since <t>" into the file; a second taker gets an Error
-// naming `what` and that holder, at once (no waiting).
+// An advisory lock (flock) on `path`, created if needed, held for the object's lifetime. The
+// holder writes "host <h>, pid <p>, since <t>" into the file. kExclusive and kShared fail at once
+// with an Error naming `what` and the last holder; kShared is held by any number of takers at once
+// (the parts of a sweep) and excludes kExclusive; kExclusiveWaiting waits its turn (merges).
+enum class LockMode { kExclusive, kShared, kExclusiveWaiting };
+
 class FileLock {
  public:
-  FileLock(const std::string& path, const std::string& what);
+  FileLock(const std::string& path, const std::string& what, LockMode mode = LockMode::kExclusive);
   ~FileLock();
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;

@@ -27,6 +27,21 @@ const EnumNames<Recipe>& recipe_names() {
   return kNames;
 }
 
+bool recipe_is_adversarial(Recipe recipe) {
+  switch (recipe) {
+    case Recipe::kFgsm:
+    case Recipe::kPgd:
+    case Recipe::kTrades:
+    case Recipe::kAlp:
+      return true;
+    case Recipe::kNatural:
+    case Recipe::kInputGradient:
+    case Recipe::kDistillation:
+      return false;
+  }
+  return false;
+}
+
 namespace {
 
 const SettingTable<RecipeConfig>& recipe_settings() {

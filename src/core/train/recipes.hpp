@@ -27,6 +27,8 @@ namespace robustscope {
 
 enum class Recipe { kNatural, kFgsm, kPgd, kTrades, kInputGradient, kDistillation, kAlp };
 const EnumNames<Recipe>& recipe_names();
+// True for the recipes that train against an attack (fgsm, pgd, trades, alp): defended models.
+bool recipe_is_adversarial(Recipe recipe);
 
 struct RecipeConfig {
   Recipe name = Recipe::kNatural;

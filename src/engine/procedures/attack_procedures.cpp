@@ -1,6 +1,9 @@
 // The attack, ensemble and transfer procedures: robust accuracy per sample (core/attack).
 #include <torch/types.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "core/eval/dataset_evaluation.hpp"
 #include "engine/procedures/procedures.hpp"
 #include "engine/store/schema.hpp"
@@ -29,6 +32,21 @@ Headline attack_headline(const Record& record) {
           {schema::kCleanAccuracy, mean_of(record.dataset(schema::kCleanCorrect))}};
 }
 
+std::vector<std::string> attack_headline_names() {
+  return {schema::kRobustAccuracy, schema::kCleanAccuracy};
+}
+
+// "PGD-20 ε=0.1", with α when the spec set the step size.
+std::string attack_text(const AttackConfig& config) {
+  std::string text = attack_short_label(config);
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  text += " " + epsilon_text(config.norm, config.epsilon);
+  if (attack_reads(config.name, "step_size") && config.step_size > 0)
+    text += " α=" + format_number(config.step_size);
+  return text;
+}
+
 std::vector<AttackConfig> seeded(std::vector<AttackConfig> attacks, uint64_t seed) {
   for (AttackConfig& attack : attacks) attack.seed = seed;
   return attacks;
@@ -47,6 +65,12 @@ void AttackProcedure::run(TaskContext& context, Record& record) const {
 }
 
 Headline AttackProcedure::headline(const Record& record) { return attack_headline(record); }
+std::vector<std::string> AttackProcedure::headline_names() { return attack_headline_names(); }
+std::string AttackProcedure::label() const { return attack_text(config); }
+std::string AttackProcedure::family() const {
+  return attack_family_names().name(find_attack(config.name).family);
+}
+std::vector<AttackConfig> AttackProcedure::data_checks() const { return {config}; }
 
 SettingEntries EnsembleProcedure::entries() const {
   SettingEntries entries;
@@ -73,6 +97,17 @@ void EnsembleProcedure::run(TaskContext& context, Record& record) const {
 }
 
 Headline EnsembleProcedure::headline(const Record& record) { return attack_headline(record); }
+std::vector<std::string> EnsembleProcedure::headline_names() { return attack_headline_names(); }
+std::string EnsembleProcedure::label() const {
+  std::vector<std::string> names;
+  for (const AttackConfig& member : members) names.push_back(attack_short_label(member));
+  const AttackConfig& first = members.front();
+  return "worst of " + join(names, "+") + " " + epsilon_text(first.norm, first.epsilon);
+}
+// The worst case over members of any family: judged as a whole, and member by member through
+// broken_by (engine/store/masking_alarms).
+std::string EnsembleProcedure::family() const { return kKind; }
+std::vector<AttackConfig> EnsembleProcedure::data_checks() const { return members; }
 
 SettingEntries TransferProcedure::entries() const {
   SettingEntries entries = {{"substitute", substitute}};
@@ -94,5 +129,14 @@ void TransferProcedure::run(TaskContext& context, Record& record) const {
 }
 
 Headline TransferProcedure::headline(const Record& record) { return attack_headline(record); }
+std::vector<std::string> TransferProcedure::headline_names() { return attack_headline_names(); }
+std::string TransferProcedure::label() const {
+  return "transfer from " + substitute + ": " + attack_text(crafting);
+}
+// The model attacked gives no gradient: whatever crafted the examples, a transfer is black-box.
+std::string TransferProcedure::family() const {
+  return attack_family_names().name(AttackFamily::kBlackBox);
+}
+std::vector<AttackConfig> TransferProcedure::data_checks() const { return {crafting}; }
 
 }  // namespace robustscope

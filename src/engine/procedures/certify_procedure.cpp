@@ -41,4 +41,23 @@ Headline CertifyProcedure::headline(const Record& record) {
           {schema::kCleanAccuracy, mean_of(record.dataset(schema::kCleanCorrect))}};
 }
 
+std::vector<std::string> CertifyProcedure::headline_names() {
+  return {schema::kPsiUpperMean, schema::kCertifiedAccuracy, schema::kCleanAccuracy};
+}
+
+std::string CertifyProcedure::label() const {
+  return "certified (" + bound_method_names().name(config.method) + ") " +
+         normalization_names().name(config.normalization) + " " +
+         epsilon_text(config.norm, config.epsilon);
+}
+
+std::string CertifyProcedure::family() const { return kKind; }
+
+std::vector<AttackConfig> CertifyProcedure::data_checks() const {
+  AttackConfig ball = make_attack_config("pgd");
+  ball.norm = config.norm;
+  ball.epsilon = config.epsilon;
+  return {ball};
+}
+
 }  // namespace robustscope

@@ -77,4 +77,22 @@ Headline LandscapeProcedure::headline(const Record& record) {
   return {{schema::kBoundaryDistance, count > 0 ? sum / static_cast<double>(count) : std::nan("")}};
 }
 
+std::vector<std::string> LandscapeProcedure::headline_names() {
+  return {schema::kBoundaryDistance};
+}
+
+std::string LandscapeProcedure::label() const {
+  return "landscape " + epsilon_text(config.pgd.norm, config.epsilon) + " along " +
+         adversarial_direction_names().name(config.adversarial_direction) + " (" +
+         loss_names().name(config.direction_loss) + ")";
+}
+
+std::string LandscapeProcedure::family() const { return kKind; }
+
+std::vector<AttackConfig> LandscapeProcedure::data_checks() const {
+  AttackConfig ball = config.pgd;
+  ball.epsilon = config.epsilon;
+  return {ball};
+}
+
 }  // namespace robustscope

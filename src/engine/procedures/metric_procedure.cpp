@@ -37,4 +37,31 @@ Headline MetricProcedure::headline(const Record& record) {
           {schema::kCleanAccuracy, mean_of(record.dataset(schema::kCleanCorrect))}};
 }
 
+std::vector<std::string> MetricProcedure::headline_names() {
+  return {schema::kPsiMean, schema::kCleanAccuracy};
+}
+
+std::string MetricProcedure::label() const {
+  const std::string normalization = config.normalization == Normalization::kNone
+                                        ? "raw"
+                                        : normalization_names().name(config.normalization);
+  std::string text = "ψ " + normalization + " " + epsilon_text(config.norm, config.epsilon) +
+                     " K=" + std::to_string(config.steps);
+  if (config.restarts > 1) text += "×" + std::to_string(config.restarts);
+  if (config.schedule != AscentSchedule::kFixed)
+    text += " " + ascent_schedule_names().name(config.schedule);
+  if (config.divergence != Divergence::kKl)
+    text += " (" + divergence_names().name(config.divergence) + ")";
+  return text;
+}
+
+std::string MetricProcedure::family() const { return kKind; }
+
+std::vector<AttackConfig> MetricProcedure::data_checks() const {
+  AttackConfig ball = make_attack_config("pgd");
+  ball.norm = config.norm;
+  ball.epsilon = config.epsilon;
+  return {ball};
+}
+
 }  // namespace robustscope

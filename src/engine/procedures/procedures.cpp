@@ -67,6 +67,30 @@ void Procedure::run(TaskContext& context, Record& record) const {
   std::visit([&](const auto& procedure) { procedure.run(context, record); }, settings);
 }
 
+Headline Procedure::headline(const Record& record) const {
+  return std::visit(
+      [&](const auto& procedure) { return std::decay_t<decltype(procedure)>::headline(record); },
+      settings);
+}
+
+std::vector<std::string> Procedure::headline_names() const {
+  return std::visit(
+      [](const auto& procedure) { return std::decay_t<decltype(procedure)>::headline_names(); },
+      settings);
+}
+
+std::string Procedure::label() const {
+  return std::visit([](const auto& procedure) { return procedure.label(); }, settings);
+}
+
+std::string Procedure::family() const {
+  return std::visit([](const auto& procedure) { return procedure.family(); }, settings);
+}
+
+std::vector<AttackConfig> Procedure::data_checks() const {
+  return std::visit([](const auto& procedure) { return procedure.data_checks(); }, settings);
+}
+
 std::vector<std::string> procedure_kinds() {
   std::vector<std::string> kinds;
   for_each_procedure_type(
@@ -74,23 +98,8 @@ std::vector<std::string> procedure_kinds() {
   return kinds;
 }
 
-Headline procedure_headline(const std::string& kind, const Record& record) {
-  std::optional<Headline> headline;
-  for_each_procedure_type([&](const auto& type) {
-    using Type = std::decay_t<decltype(type)>;
-    if (kind == Type::kKind) headline = Type::headline(record);
-  });
-  if (!headline) throw Error::unknown_key("procedure kind", kind, join(procedure_kinds()));
-  return *headline;
-}
-
-std::vector<std::string> headline_names(const std::string& kind) {
-  if (kind == MetricProcedure::kKind) return {schema::kPsiMean, schema::kCleanAccuracy};
-  if (kind == CertifyProcedure::kKind)
-    return {schema::kPsiUpperMean, schema::kCertifiedAccuracy, schema::kCleanAccuracy};
-  if (kind == LandscapeProcedure::kKind) return {schema::kBoundaryDistance};
-  if (kind == NoopProcedure::kKind) return {};
-  return {schema::kRobustAccuracy, schema::kCleanAccuracy};
+std::string epsilon_text(Norm norm, double epsilon) {
+  return (norm == Norm::kLinf ? "" : norm_names().name(norm) + " ") + "ε=" + format_number(epsilon);
 }
 
 double mean_of(const torch::Tensor& values) {

@@ -1,6 +1,8 @@
-// The procedures a spec can name, each a type with its settings, its cost, how a task of it runs
-// and what its headline numbers are: metric, attack, ensemble, transfer, landscape and noop. A
-// Procedure holds one of them; the engine switches on the type (std::visit), never on text.
+// The procedures a spec can name, each a type that owns its facts: its spec kind, settings, cost,
+// how a task of it runs, its headline numbers and their names, its human label, its family (what
+// kind of evidence it gives) and the attacks whose ball is checked against the data. A Procedure
+// holds one of them; the engine switches on the type (std::visit), never on text. Adding a kind is
+// its type here, its file and its line in ProcedureSettings (and the spec parser's table).
 #pragma once
 
 #include <torch/types.h>
@@ -40,6 +42,18 @@ struct TaskContext {
 // samples when shards are combined.
 using Headline = std::map<std::string, double>;
 
+// Every type below declares, beside its settings:
+//   static constexpr const char* kKind;                 its spec key
+//   SettingEntries entries() const;                     every setting, typed
+//   PassCount cost() const;                             passes per sample
+//   void run(TaskContext&, Record&) const;              a task
+//   static Headline headline(const Record&);            the task's headline numbers …
+//   static std::vector<std::string> headline_names();   … and their names, in display order
+//   std::string label() const;                          "PGD-20 ε=0.1", "ψ raw ε=0.1 K=20"
+//   std::string family() const;                         attack families (AttackFamily's names),
+//                                                       "ensemble", or the kind for the others
+//   std::vector<AttackConfig> data_checks() const;      balls validated against the data set
+
 struct MetricProcedure {
   static constexpr const char* kKind = "metric";
   MetricConfig config;
@@ -48,6 +62,10 @@ struct MetricProcedure {
   PassCount cost() const;
   void run(TaskContext& context, Record& record) const;
   static Headline headline(const Record& record);
+  static std::vector<std::string> headline_names();
+  std::string label() const;
+  std::string family() const;
+  std::vector<AttackConfig> data_checks() const;
 };
 
 struct AttackProcedure {
@@ -58,6 +76,10 @@ struct AttackProcedure {
   PassCount cost() const;
   void run(TaskContext& context, Record& record) const;
   static Headline headline(const Record& record);
+  static std::vector<std::string> headline_names();
+  std::string label() const;
+  std::string family() const;
+  std::vector<AttackConfig> data_checks() const;
 };
 
 // The per-sample worst case over members, each run on what is still unbroken (AutoAttack).
@@ -69,6 +91,10 @@ struct EnsembleProcedure {
   PassCount cost() const;          // an upper bound: every member on every sample
   void run(TaskContext& context, Record& record) const;
   static Headline headline(const Record& record);
+  static std::vector<std::string> headline_names();
+  std::string label() const;
+  std::string family() const;
+  std::vector<AttackConfig> data_checks() const;
 };
 
 // Examples crafted on `substitute` (another model of the spec) by `crafting`, evaluated on the
@@ -82,6 +108,10 @@ struct TransferProcedure {
   PassCount cost() const;
   void run(TaskContext& context, Record& record) const;
   static Headline headline(const Record& record);
+  static std::vector<std::string> headline_names();
+  std::string label() const;
+  std::string family() const;
+  std::vector<AttackConfig> data_checks() const;
 };
 
 // A certified upper bound on ψ and certified robust accuracy (core/certify): the bracket's other
@@ -94,6 +124,10 @@ struct CertifyProcedure {
   PassCount cost() const;  // forward-pass equivalents of bound propagation
   void run(TaskContext& context, Record& record) const;
   static Headline headline(const Record& record);
+  static std::vector<std::string> headline_names();
+  std::string label() const;
+  std::string family() const;
+  std::vector<AttackConfig> data_checks() const;
 };
 
 struct LandscapeProcedure {
@@ -105,6 +139,10 @@ struct LandscapeProcedure {
   PassCount cost() const;
   void run(TaskContext& context, Record& record) const;
   static Headline headline(const Record& record);
+  static std::vector<std::string> headline_names();
+  std::string label() const;
+  std::string family() const;
+  std::vector<AttackConfig> data_checks() const;
 };
 
 // Tasks that only return their sample ids: the coordinator's overhead, measured.
@@ -115,6 +153,10 @@ struct NoopProcedure {
   PassCount cost() const { return {}; }
   void run(TaskContext&, Record&) const {}
   static Headline headline(const Record&) { return {}; }
+  static std::vector<std::string> headline_names() { return {}; }
+  std::string label() const { return "no-op"; }
+  std::string family() const { return kKind; }
+  std::vector<AttackConfig> data_checks() const { return {}; }
 };
 
 using ProcedureSettings =
@@ -137,15 +179,18 @@ struct Procedure {
   bool needs_model() const;
   // Runs a task on `context` into `record`; the procedure's seed is context.seed.
   void run(TaskContext& context, Record& record) const;
+  Headline headline(const Record& record) const;
+  std::vector<std::string> headline_names() const;
+  std::string label() const;
+  std::string family() const;
+  std::vector<AttackConfig> data_checks() const;
 };
 
 // Every procedure kind, in the spec's order.
 std::vector<std::string> procedure_kinds();
-// The headline numbers of a stored task record of `kind` (Error for an unknown kind).
-Headline procedure_headline(const std::string& kind, const Record& record);
-// The headline numbers a kind reports, in display order (inspect's columns).
-std::vector<std::string> headline_names(const std::string& kind);
 
+// "ε=0.1" for L∞, "l2 ε=1.5" otherwise: the ball in labels.
+std::string epsilon_text(Norm norm, double epsilon);
 // Per-sample datasets of a task set as a clean-accuracy fraction: [N] bool → mean.
 double mean_of(const torch::Tensor& values);
 

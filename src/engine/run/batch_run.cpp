@@ -4,6 +4,7 @@
 #include <torch/types.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -136,14 +137,40 @@ void check_inputs(const ExperimentSpec& spec, const std::vector<Task>& plan,
   }
 }
 
-// Deletes .partial files a killed writer left in the task folder (the lock says none is writing).
-void remove_partial_files(const TaskFolder& folder) {
+// Deletes .partial files a killed writer left in the task folder: every one for a whole run (its
+// lock says none is writing), those of its own tasks for a part (other parts may be writing).
+void remove_partial_files(const TaskFolder& folder, const std::vector<Task>& plan,
+                          const std::vector<bool>& mine, bool whole_run) {
+  if (!whole_run) {
+    for (size_t i = 0; i < plan.size(); ++i)
+      if (mine[i]) fs::remove(folder.path() + "/tasks/" + plan[i].id + ".h5.partial");
+    return;
+  }
   for (const char* sub : {"/tasks", "/runs"}) {
     const fs::path dir = folder.path() + sub;
     if (!fs::is_directory(dir)) continue;
     for (const auto& entry : fs::directory_iterator(dir))
       if (entry.path().extension() == ".partial") fs::remove(entry.path());
   }
+}
+
+// The run's locks: the output's, exclusive for a whole run and shared by the parts of a sweep,
+// and a part's own, so that one part runs once at a time.
+std::vector<std::unique_ptr<FileLock>> take_locks(const ResultStore& store,
+                                                  const RunOptions& options) {
+  std::vector<std::unique_ptr<FileLock>> locks;
+  const TaskFolder& folder = store.folder();
+  if (options.parts == 1) {
+    locks.push_back(std::make_unique<FileLock>(folder.lock_path(), store.output()));
+    return locks;
+  }
+  locks.push_back(
+      std::make_unique<FileLock>(folder.lock_path(), store.output(), LockMode::kShared));
+  locks.push_back(std::make_unique<FileLock>(folder.part_lock_path(options.part, options.parts),
+                                             "part " + std::to_string(options.part) + "/" +
+                                                 std::to_string(options.parts) + " of " +
+                                                 store.output()));
+  return locks;
 }
 
 // A worker: runs tasks of the plan and writes each one's file itself. With several in flight on a
@@ -244,8 +271,9 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
   summary.task_folder = store.folder().path();
 
   // Everything that can refuse the run happens on rank 0 before any task, then is broadcast.
-  std::unique_ptr<FileLock> lock;
+  std::vector<std::unique_ptr<FileLock>> locks;
   std::vector<Task> plan;
+  std::vector<bool> mine;  // the tasks of this run's part (all of them without --part)
   std::vector<size_t> pending;
   std::vector<std::string> notes;
   std::string verdict;
@@ -259,17 +287,18 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
       check_output_folder(fs::absolute(spec.output).parent_path().string(), "output");
       check_output_path(spec.output, /*force=*/true, "output");
       check_output_folder(store.folder().path(), "the task folder");
-      lock = std::make_unique<FileLock>(store.folder().lock_path(), store.output());
-      remove_partial_files(store.folder());
       parse_device(device_text(spec, options));
       resolve_models(spec, /*allow_missing=*/false);
       check_procedures_against_data(spec);
       store.check_compatible(spec, options.force);
       resolve_batch_sizes(spec, store.recorded_models_of(spec), options.log);
       plan = plan_tasks(spec);
+      mine = tasks_of_part(spec, plan, options.part, options.parts);
+      locks = take_locks(store, options);
+      remove_partial_files(store.folder(), plan, mine, options.parts == 1);
       const std::map<std::string, Record> done = store.completed_tasks(plan, notes);
       for (size_t i = 0; i < plan.size(); ++i)
-        if (!done.count(plan[i].id)) pending.push_back(i);
+        if (mine[i] && !done.count(plan[i].id)) pending.push_back(i);
       check_inputs(spec, plan, pending, device_for_local_rank(device_text(spec, options), 0));
       store.record_spec(spec);
       verdict = "ok\n" + resolution_text(spec);
@@ -292,7 +321,7 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
       host_name() + " " + c10::str(device) + " " + std::to_string(thread_settings.threads) +
       " threads, BLAS " + std::to_string(thread_settings.blas_threads) +
       (slots > 1 ? ", " + std::to_string(slots) + " tasks in flight" : ""));
-  summary.planned = static_cast<int64_t>(plan.size());
+  summary.planned = static_cast<int64_t>(std::count(mine.begin(), mine.end(), true));
 
   if (cluster.rank() != 0) {
     if (slots == 1) {
@@ -319,7 +348,12 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
   for (const std::string& note : notes) options.log("note: " + note);
   summary.skipped = summary.planned - static_cast<int64_t>(pending.size());
   const int64_t to_run = static_cast<int64_t>(pending.size());
-  options.log(spec.name + ": " + std::to_string(summary.planned) + " tasks, " +
+  const std::string part_text = options.parts == 1
+                                    ? ""
+                                    : "part " + std::to_string(options.part) + "/" +
+                                          std::to_string(options.parts) + " (of " +
+                                          std::to_string(plan.size()) + " tasks in all): ";
+  options.log(spec.name + ": " + part_text + std::to_string(summary.planned) + " tasks, " +
               std::to_string(summary.skipped) + " already complete, " + std::to_string(to_run) +
               " to run on " + std::to_string(cluster.size()) + " rank" +
               (cluster.size() == 1 ? "" : "s") +
@@ -374,8 +408,8 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
     summary.out_of_space = coordination.out_of_space.value_or("");
     // Counted from the folder, not from reports: another rank may have stored a task whose report
     // had not arrived yet.
-    for (const Task& task : plan)
-      if (store.folder().has_task_file(task.id)) ++summary.kept;
+    for (size_t i = 0; i < plan.size(); ++i)
+      if (mine[i] && store.folder().has_task_file(plan[i].id)) ++summary.kept;
     return summary;
   }
   local_workers.join();
@@ -384,7 +418,11 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
   for (size_t r = 0; r < layout.size(); ++r)
     layout_text += (r ? "; " : "") + std::to_string(r) + ": " + layout[r];
   Record run;
-  run.set(schema::kRunId, started + "-" + std::to_string(getpid()));
+  // Parts on several hosts may start in the same second with the same process id.
+  run.set(schema::kRunId, started + "-" + host_name() + "-" + std::to_string(getpid()) +
+                              (options.parts == 1 ? "" : "-part-" + std::to_string(options.part)));
+  if (options.parts > 1)
+    run.set(schema::kPart, std::to_string(options.part) + "/" + std::to_string(options.parts));
   run.set(schema::kStarted, started);
   run.set(schema::kEnded, utc_timestamp());
   run.set(schema::kSeconds, summary.seconds);

@@ -23,6 +23,9 @@ struct RunOptions {
   // Tasks each rank runs at once, each on a thread (and GPU stream) of its own: 1 to
   // kMaxTasksInFlight, else the run is refused.
   int tasks_in_flight = 1;
+  // Part `part` of `parts` of the sweep (run --part i/N): only its tasks (task_plan.hpp's
+  // tasks_of_part), with any other parts running at once into the same output.
+  int part = 0, parts = 1;
   bool progress = true;  // a line per finished task (else one every 10% of the run)
   std::function<void(const std::string&)> log = [](const std::string&) {};  // rank 0's lines
 };

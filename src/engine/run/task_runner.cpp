@@ -154,7 +154,7 @@ void TaskRunner::compute(const Task& task, Record& record) {
     procedure.run(context, record);
     forward = context.forward_passes;
     forward_backward = context.forward_backward_passes;
-    for (const auto& [name, value] : procedure_headline(procedure.kind(), record))
+    for (const auto& [name, value] : procedure.headline(record))
       record.set(schema::kHeadlinePrefix + name, value);
   }
   record.set(schema::kForwardPasses, forward);

@@ -657,6 +657,18 @@ ExperimentSpec parse_spec(const std::string& text, const std::string& path) {
   return spec;
 }
 
+const ModelSpec* ExperimentSpec::base_of(const ModelSpec& copy) const {
+  if (copy.reparameterization.is_identity()) return nullptr;
+  for (const ModelSpec& candidate : models) {
+    if (!candidate.reparameterization.is_identity()) continue;
+    const bool same_file = !copy.content_hash.empty() && !candidate.content_hash.empty()
+                               ? copy.content_hash == candidate.content_hash
+                               : copy.source.path == candidate.source.path;
+    if (same_file && candidate.source.kind == copy.source.kind) return &candidate;
+  }
+  return nullptr;
+}
+
 ExperimentSpec load_spec(const std::string& path) {
   return parse_spec(read_text_file(path, kMaxSpecBytes), path);
 }

@@ -62,6 +62,10 @@ struct ExperimentSpec {
   std::vector<std::map<std::string, std::string>> setting_locations;
 
   const ModelSpec& model(const std::string& name) const;  // Error naming the known models
+  // The model a reparameterised copy was made from: the first model of the spec without
+  // `reparameterize:` whose file is the copy's (same bytes once resolved, else the same path);
+  // nullptr for models that are not copies, or whose base is not in the spec.
+  const ModelSpec* base_of(const ModelSpec& copy) const;
 };
 
 constexpr size_t kMaxSpecBytes = size_t{1} << 20;

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
+#include <queue>
 #include <set>
 
 #include "core/data/dataset.hpp"
@@ -64,43 +66,17 @@ void check_procedures_against_data(const ExperimentSpec& spec) {
     const Procedure& procedure = spec.procedures[p];
     for (const std::string& name : datasets) {
       const DatasetInfo info = dataset_info(name);
-      const auto check_attack = [&](const AttackConfig& attack, const std::string& prefix) {
+      for (const AttackConfig& attack : procedure.data_checks()) {
         try {
           validate_attack_for_data(attack, info.shape.elements(), info.num_classes);
         } catch (const Error& error) {
-          const std::string key = prefix + error.location().key;
+          const std::string& key = error.location().key;
           const auto& locations = spec.setting_locations[p];
           const auto at = locations.find(key);
           throw Error(at != locations.end() ? at->second : procedure.location,
                       key + ": " + error.message() + " (for " + name + ")");
         }
-      };
-      std::visit(
-          [&](const auto& settings) {
-            using Type = std::decay_t<decltype(settings)>;
-            if constexpr (std::is_same_v<Type, AttackProcedure>) {
-              check_attack(settings.config, "");
-            } else if constexpr (std::is_same_v<Type, EnsembleProcedure>) {
-              for (const AttackConfig& member : settings.members) check_attack(member, "");
-            } else if constexpr (std::is_same_v<Type, TransferProcedure>) {
-              check_attack(settings.crafting, "");
-            } else if constexpr (std::is_same_v<Type, CertifyProcedure>) {
-              AttackConfig ball = make_attack_config("pgd");
-              ball.norm = settings.config.norm;
-              ball.epsilon = settings.config.epsilon;
-              check_attack(ball, "");
-            } else if constexpr (std::is_same_v<Type, MetricProcedure>) {
-              AttackConfig ball = make_attack_config("pgd");
-              ball.norm = settings.config.norm;
-              ball.epsilon = settings.config.epsilon;
-              check_attack(ball, "");
-            } else if constexpr (std::is_same_v<Type, LandscapeProcedure>) {
-              AttackConfig ball = settings.config.pgd;
-              ball.epsilon = settings.config.epsilon;
-              check_attack(ball, "");
-            }
-          },
-          procedure.settings);
+      }
     }
   }
 }
@@ -162,6 +138,31 @@ PassCount estimate_cost(const ExperimentSpec& spec, const Task& task) {
   const PassCount per_sample = spec.procedures[task.procedure].cost_per_sample();
   const double n = static_cast<double>(task.sample_count);
   return {per_sample.forward * n, per_sample.forward_backward * n};
+}
+
+std::vector<bool> tasks_of_part(const ExperimentSpec& spec, const std::vector<Task>& plan, int part,
+                                int parts) {
+  if (parts < 1 || parts > kMostParts || part < 0 || part >= parts)
+    throw Error("--part", std::to_string(part) + "/" + std::to_string(parts) +
+                              ": needs 0 <= i < N <= " + std::to_string(kMostParts));
+  std::vector<std::pair<double, size_t>> by_cost;  // (−cost, index): largest first, then in order
+  by_cost.reserve(plan.size());
+  for (size_t i = 0; i < plan.size(); ++i) {
+    const PassCount cost = estimate_cost(spec, plan[i]);
+    by_cost.emplace_back(-(cost.forward + 3 * cost.forward_backward), i);
+  }
+  std::sort(by_cost.begin(), by_cost.end());
+  using Load = std::pair<double, int>;  // (cost so far, part)
+  std::priority_queue<Load, std::vector<Load>, std::greater<Load>> loads;
+  for (int p = 0; p < parts; ++p) loads.emplace(0.0, p);
+  std::vector<bool> mine(plan.size(), false);
+  for (const auto& [negative_cost, index] : by_cost) {
+    const Load lightest = loads.top();
+    loads.pop();
+    mine[index] = lightest.second == part;
+    loads.emplace(lightest.first - negative_cost, lightest.second);
+  }
+  return mine;
 }
 
 }  // namespace robustscope

@@ -45,6 +45,14 @@ std::vector<Task> plan_tasks(const ExperimentSpec& spec);
 // Estimated forward (F) and forward+backward (F+B) passes of a whole task.
 PassCount estimate_cost(const ExperimentSpec& spec, const Task& task);
 
+// The most parts a sweep can be split into (`run --part i/N`).
+constexpr int kMostParts = 100000;
+// Which tasks of `plan` are part `part` of `parts` (0 <= part < parts): a split balanced by the
+// estimated cost (largest task first, each to the part with the least so far, ties to the lower
+// part), decided by the plan alone, so every part computes the same split whatever has run.
+std::vector<bool> tasks_of_part(const ExperimentSpec& spec, const std::vector<Task>& plan, int part,
+                                int parts);
+
 // FNV-1a 64 of a text, as 16 hex digits; and the mixing of a seed with a text (SplitMix64).
 std::string text_hash(const std::string& text);
 uint64_t derive_seed(uint64_t seed, const std::string& text);

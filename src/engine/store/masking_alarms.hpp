@@ -15,16 +15,21 @@ namespace robustscope {
 
 // The thresholds of the checks (docs/alarms.md); robust accuracies are fractions of all samples.
 struct AlarmThresholds {
-  double black_box_gap = 0.10;       // (a) white-box PGD/BIM accuracy − a black-box/ensemble one
+  double black_box_gap = 0.10;       // (a) white-box PGD/BIM accuracy − a black-box one (or an
+                                     // ensemble's, when its black-box members broke this share)
+  double reference_gap = 0.10;       // (a') PGD/BIM accuracy − another white-box attack's
   double large_epsilon_share = 0.5;  // (b) ε at least this share of the largest meaningful ε …
   double large_epsilon_accuracy = 0.10;  // … where accuracy must have fallen below this
   double epsilon_rise = 0.05;            // (b) accuracy higher at a larger ε by more than this
   double more_effort_gap =
       0.05;  // (c) accuracy lower with more steps or restarts by more than this
   double single_step_gap = 0.05;  // (d) iterative accuracy − FGSM accuracy
-  // (e) the share of samples whose certified ψ exceeds stalled_bound while the ascent's stays
-  // below stalled_psi, above stalled_share
-  double stalled_psi = 1e-6, stalled_bound = 1e-2, stalled_share = 0.25;
+  // (e) of the samples an attack broke in the metric's ball, the share whose ψ stays below
+  // stalled_psi, above stalled_share
+  double stalled_psi = 1e-6, stalled_share = 0.25;
+  // (f) the share of samples an attack broke on a model's base but not on its
+  // prediction-preserving copy (reparameterize:), above copy_missed
+  double copy_missed = 0.02;
 };
 
 struct MaskingAlarm {

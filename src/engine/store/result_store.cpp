@@ -5,10 +5,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <set>
 
 #include "core/error.hpp"
 #include "core/runtime/files.hpp"
+#include "core/train/recipes.hpp"
 #include "core/version.hpp"
 #include "engine/store/masking_alarms.hpp"
 #include "engine/store/schema.hpp"
@@ -131,7 +133,14 @@ void TaskFolder::write_run(const Record& run) const {
 
 Record model_resolution(const ExperimentSpec& spec) {
   Record models;
-  for (const ModelSpec& model : spec.models) {
+  for (size_t index = 0; index < spec.models.size(); ++index) {
+    const ModelSpec& model = spec.models[index];
+    models.set(schema::kModelIndex, static_cast<int64_t>(index), model.name);
+    const ModelSpec* base = spec.base_of(model);
+    models.set(schema::kModelBase, base ? base->name : std::string(), model.name);
+    const bool defended = !model.recipe.empty() &&
+                          recipe_is_adversarial(recipe_names().parse("recipe", model.recipe));
+    models.set(schema::kModelDefended, static_cast<int64_t>(defended), model.name);
     models.set(schema::kModelKind, model.source.kind, model.name);
     models.set(schema::kModelPath, model.source.path, model.name);
     models.set(schema::kModelDataset, model.dataset, model.name);
@@ -155,6 +164,26 @@ void apply_model_resolution(ExperimentSpec& spec, const Record& models) {
     if (models.has(schema::kModelBatchSize, model.name))  // files before batch_size: auto lack it
       model.batch_size = models.integer(schema::kModelBatchSize, model.name);
   }
+}
+
+// One group per setting ("0", "1", … in plan order): what a reader needs to name and judge it
+// without re-deriving anything from keys or the spec text.
+Record settings_table(const ExperimentSpec& spec, const std::vector<Task>& plan) {
+  Record table;
+  std::set<std::string> seen;
+  for (const Task& task : plan) {
+    if (!seen.insert(task.setting_key).second) continue;
+    const Procedure& procedure = spec.procedures[task.procedure];
+    const std::string path = std::to_string(seen.size() - 1);
+    table.set(schema::kModel, spec.models[task.model].name, path);
+    table.set(schema::kKind, std::string(procedure.kind()), path);
+    table.set(schema::kKey, procedure.key(), path);
+    table.set(schema::kSettingKey, task.setting_key, path);
+    table.set(schema::kLabel, procedure.label(), path);
+    table.set(schema::kFamily, procedure.family(), path);
+    table.set(schema::kHeadlineNames, join(procedure.headline_names(), ","), path);
+  }
+  return table;
 }
 
 // ---------------------------------------------------------------- the store
@@ -233,6 +262,7 @@ void ResultStore::check_compatible(const ExperimentSpec& spec, bool force) const
 
 void ResultStore::record_spec(const ExperimentSpec& spec) const {
   folder_.create();
+  const FileLock writing(folder_.write_lock_path(), folder_.path(), LockMode::kExclusiveWaiting);
   if (folder_.spec_text() != spec.text) folder_.write_spec(spec.text);
   folder_.write_models(model_resolution(spec));
 }
@@ -298,6 +328,12 @@ std::map<std::string, AttributeValue> last_run_provenance(
 
 ResultStore::MergeSummary ResultStore::merge(
     const ExperimentSpec& spec, const std::map<std::string, AttributeValue>& provenance) const {
+  // Parts of a sweep finishing at once merge one after the other, each reading every task file
+  // written before its turn: the last to merge writes every part's tasks.
+  std::unique_ptr<FileLock> writing;
+  if (fs::is_directory(folder_.path()))
+    writing = std::make_unique<FileLock>(folder_.write_lock_path(), folder_.path(),
+                                         LockMode::kExclusiveWaiting);
   const std::vector<Task> plan = plan_tasks(spec);
   std::vector<std::string> notes;
   const std::map<std::string, Record> completed = completed_tasks(plan, notes);
@@ -339,6 +375,7 @@ ResultStore::MergeSummary ResultStore::merge(
     for (const auto& [id, run] : runs)
       write_record(file, std::string("/") + schema::kRunsGroup + "/" + id, run);
     write_record(file, std::string("/") + schema::kModelsGroup, model_resolution(spec));
+    write_record(file, std::string("/") + schema::kSettingsGroup, settings_table(spec, plan));
     StoredResults merged;
     merged.tasks = completed;
     write_record(file, std::string("/") + schema::kAlarmsGroup,

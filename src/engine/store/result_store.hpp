@@ -26,7 +26,15 @@ class TaskFolder {
 
   const std::string& path() const { return path_; }
   bool exists() const;
+  // Held by a run (exclusively; shared by the parts of a sweep run with --part) and by merge.
   std::string lock_path() const { return path_ + "/lock"; }
+  // Held by the one run of part `part` of `parts`.
+  std::string part_lock_path(int part, int parts) const {
+    return path_ + "/lock.part-" + std::to_string(part) + "-of-" + std::to_string(parts);
+  }
+  // Serialises the writes of the folder's shared files (spec, models) and of the merged file, which
+  // parts running at once would otherwise race on; each waits its turn.
+  std::string write_lock_path() const { return path_ + "/write.lock"; }
   void create() const;
 
   std::string spec_text() const;  // "" when there is none yet
@@ -51,6 +59,9 @@ class TaskFolder {
 
 // The models of a resolved spec as a Record (group per model: kind, path, dataset, hash).
 Record model_resolution(const ExperimentSpec& spec);
+// Per setting of the plan (groups "0", "1", …): model, kind, key, setting_key, label, family and
+// headline_names (comma-separated, display order): what readers take instead of re-deriving.
+Record settings_table(const ExperimentSpec& spec, const std::vector<Task>& plan);
 // Applies a stored resolution to a spec parsed from stored text (datasets and hashes).
 void apply_model_resolution(ExperimentSpec& spec, const Record& models);
 

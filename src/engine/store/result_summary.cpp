@@ -18,8 +18,13 @@ ResultsSummary summarize_results(const ExperimentSpec& spec, const StoredResults
     if (found_setting == index.end()) {
       SettingSummary setting;
       setting.model = spec.models[task.model].name;
-      setting.kind = spec.procedures[task.procedure].kind();
-      setting.procedure_key = spec.procedures[task.procedure].key();
+      const Procedure& procedure = spec.procedures[task.procedure];
+      setting.procedure = &procedure;
+      setting.kind = procedure.kind();
+      setting.procedure_key = procedure.key();
+      setting.label = procedure.label();
+      setting.family = procedure.family();
+      setting.headline_names = procedure.headline_names();
       setting.setting_key = task.setting_key;
       found_setting = index.emplace(task.setting_key, summary.settings.size()).first;
       summary.settings.push_back(setting);
@@ -32,7 +37,7 @@ ResultsSummary summarize_results(const ExperimentSpec& spec, const StoredResults
       ++setting.completed;
       ++summary.completed;
       setting.samples += task.sample_count;
-      for (const std::string& name : headline_names(setting.kind)) {
+      for (const std::string& name : setting.headline_names) {
         const std::string attribute = schema::kHeadlinePrefix + name;
         if (found->second.has(attribute))
           sums[task.setting_key][name] +=

@@ -11,7 +11,10 @@
 namespace robustscope {
 
 struct SettingSummary {
+  const Procedure* procedure = nullptr;  // the spec's (the summary lives no longer than the spec)
   std::string model, kind, procedure_key, setting_key;
+  std::string label, family;                // the procedure's own (Procedure::label, ::family)
+  std::vector<std::string> headline_names;  // in display order
   int64_t tasks = 0, completed = 0, failed = 0, samples = 0;
   Headline headline;  // over the completed tasks
 };

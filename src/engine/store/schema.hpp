@@ -107,7 +107,15 @@
   X(kReferenceSetting, "reference_setting")                        \
   X(kValue, "value")                                               \
   X(kReferenceValue, "reference_value")                            \
-  X(kThreshold, "threshold")
+  X(kThreshold, "threshold")                                       \
+  X(kSettingsGroup, "settings")                                    \
+  X(kLabel, "label")                                               \
+  X(kFamily, "family")                                             \
+  X(kHeadlineNames, "headline_names")                              \
+  X(kModelIndex, "index")                                          \
+  X(kModelBase, "base")                                            \
+  X(kModelDefended, "defended")                                    \
+  X(kPart, "part")
 
 namespace robustscope::schema {
 

@@ -84,6 +84,7 @@ const std::vector<std::string> kKeys = {"norm", "epsilon",      "steps", "restar
 
 AttackDefinition apgd_ce_attack() {
   return {"apgd-ce",
+          AttackFamily::kWhiteBox,
           "Croce & Hein 2020",
           "APGD on cross-entropy",
           kKeys,
@@ -97,6 +98,7 @@ AttackDefinition apgd_ce_attack() {
 
 AttackDefinition apgd_dlr_attack() {
   return {"apgd-dlr",
+          AttackFamily::kWhiteBox,
           "Croce & Hein 2020",
           "APGD on the DLR loss (scale invariant)",
           kKeys,
@@ -112,6 +114,7 @@ AttackDefinition apgd_t_attack() {
   std::vector<std::string> keys = kKeys;
   keys.push_back("target_classes");
   return {"apgd-t",
+          AttackFamily::kWhiteBox,
           "Croce & Hein 2020",
           "APGD on the targeted DLR loss, per most likely other class",
           keys,

@@ -19,6 +19,7 @@ AttackDefinition bim_attack() {
   defaults.name = "bim";
   defaults.random_start = RandomStart::kNone;
   return {"bim",
+          AttackFamily::kWhiteBoxReference,
           "Kurakin et al. 2016",
           "iterated FGSM from x, projected",
           {"norm", "epsilon", "steps", "step_size", "loss"},

@@ -42,6 +42,7 @@ AttackDefinition cw_l2_attack() {
   defaults.random_start = RandomStart::kNone;
   return {
       "cw-l2",
+      AttackFamily::kWhiteBox,
       "Carlini & Wagner 2017",
       "Adam on tanh-space inputs, binary search on c; broken when the point found is in the ball",
       {"norm", "epsilon", "steps", "binary_search_steps", "initial_const", "learning_rate",

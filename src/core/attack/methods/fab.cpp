@@ -182,6 +182,7 @@ AttackDefinition fab_t_attack() {
   defaults.restarts = 1;
   defaults.target_classes = 9;
   return {"fab-t",
+          AttackFamily::kWhiteBox,
           "Croce & Hein 2020",
           "minimum-norm boundary attack, per most likely other class (needs no step size)",
           {"norm", "epsilon", "steps", "restarts", "target_classes", "alpha_max", "eta", "beta",

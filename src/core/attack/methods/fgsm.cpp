@@ -20,6 +20,7 @@ AttackDefinition fgsm_attack() {
   defaults.steps = 1;
   defaults.random_start = RandomStart::kNone;
   return {"fgsm",
+          AttackFamily::kSingleStep,
           "Goodfellow et al. 2015",
           "one step of size ε from x",
           {"norm", "epsilon", "loss"},

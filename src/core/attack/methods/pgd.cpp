@@ -21,6 +21,7 @@ AttackDefinition pgd_attack() {
   defaults.name = "pgd";
   defaults.random_start = RandomStart::kUniform;
   return {"pgd",
+          AttackFamily::kWhiteBoxReference,
           "Madry et al. 2018",
           "projected steepest ascent from a random start, restarts",
           {"norm", "epsilon", "steps", "step_size", "restarts", "loss", "random_start", "seed"},

@@ -118,6 +118,7 @@ AttackDefinition square_attack() {
   defaults.p_init = 0.8;
   defaults.random_start = RandomStart::kNone;
   return {"square",
+          AttackFamily::kBlackBox,
           "Andriushchenko et al. 2020",
           "score-based random search on the margin: forward passes only, no gradient",
           {"norm", "epsilon", "queries", "p_init", "seed"},
