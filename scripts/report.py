@@ -16,7 +16,9 @@ architecture. Reading (robustscope/results.py), statistics (stats.py), the study
 rendering (render.py) and each section (consistency.py, invariance.py, cost.py, brackets.py, findings.py,
 landscapes.py) are apart; this file runs them in order. Uses Debian's numpy, h5py and matplotlib only.
 
-usage: report.py RESULTS.h5 [--out OUT_DIR] [--replicates 1000] [--seed 2019]
+usage: report.py RESULTS.h5 [RESULTS.h5 …] [--out OUT_DIR] [--replicates 1000] [--seed 2019]
+With several results files (e.g. the demo's MNIST study and the Fashion-MNIST study): one report per study in
+OUT_DIR/<study name>/ and OUT_DIR/report.md with every study's verdicts side by side.
 """
 import os
 import sys
@@ -35,6 +37,7 @@ from robustscope.cost import cost  # noqa: E402
 from robustscope.findings import alarms, checks, headline_table, model_table, provenance  # noqa: E402
 from robustscope.invariance import invariance  # noqa: E402
 from robustscope.landscapes import landscapes  # noqa: E402
+from robustscope import schema  # noqa: E402
 from robustscope.render import Report  # noqa: E402
 from robustscope.results import Results  # noqa: E402
 from robustscope.study import Study  # noqa: E402
@@ -78,21 +81,53 @@ def write_report(study, path, out_dir):
     report.fill(verdict_place, "<!-- verdicts -->\n## Verdicts\n\n" +
                 "\n".join(f"- {line}" for line in verdicts if line) + "\n")
     report.write()
+    return [line for line in verdicts if line]
+
+
+def write_comparison(names, reports, verdicts, out_dir):
+    """One page with every study's verdicts side by side, question by question, each linked to its report."""
+    report = Report(out_dir)
+    report.add("# robustscope: " + ", ".join(names) + "\n")
+    report.add("Each study's verdicts, question by question; the evidence is in each study's own report (" +
+               ", ".join(f"`{os.path.relpath(sub, out_dir)}/report.html`" for sub in reports) + ").\n")
+    by_question = {}
+    for column, lines in enumerate(verdicts):
+        for line in lines:
+            number, _, text = line.partition(". ")
+            by_question.setdefault(number, [""] * len(names))[column] = text
+    rows = [[number] + cells for number, cells in sorted(by_question.items())]
+    report.table("verdicts", ["question"] + names, rows)
+    report.write()
 
 
 def main():
     parser = argparse.ArgumentParser(description="Write the study report of a results file.")
-    parser.add_argument("results")
-    parser.add_argument("--out", default=None)
+    parser.add_argument("results", nargs="+", help="one results file, or several: one report each and a page "
+                        "with their verdicts side by side")
+    parser.add_argument("--out", default=None, help="report folder (default: report/ beside the results file; with "
+                        "several, studies-report/ beside the first, one subfolder per study)")
     parser.add_argument("--replicates", type=int, default=1000, help="bootstrap replicates (default 1000)")
     parser.add_argument("--seed", type=int, default=2019, help="seed of the bootstrap's resampling")
     args = parser.parse_args()
     if args.replicates < 10:
         sys.exit(f"--replicates {args.replicates}: at least 10 are needed for an interval")
-    out_dir = args.out or os.path.join(os.path.dirname(os.path.abspath(args.results)), "report")
-    study = Study(read_results(args.results), args.replicates, args.seed)
-    write_report(study, args.results, out_dir)
-    print(f"report: {os.path.join(out_dir, 'report.html')} and report.md")
+    if len(args.results) == 1:
+        out_dir = args.out or os.path.join(os.path.dirname(os.path.abspath(args.results[0])), "report")
+        write_report(Study(read_results(args.results[0]), args.replicates, args.seed), args.results[0], out_dir)
+        print(f"report: {os.path.join(out_dir, 'report.html')} and report.md")
+        return
+    out_dir = args.out or os.path.join(os.path.dirname(os.path.abspath(args.results[0])), "studies-report")
+    names, reports, verdicts = [], [], []
+    for path in args.results:
+        study = Study(read_results(path), args.replicates, args.seed)
+        name = str(study.results.root.get(schema.NAME, os.path.basename(path)))
+        if name in names:
+            sys.exit(f"{path}: a second study named {name!r}; give each study its own name")
+        names.append(name)
+        reports.append(os.path.join(out_dir, name))
+        verdicts.append(write_report(study, path, reports[-1]))
+    write_comparison(names, reports, verdicts, out_dir)
+    print(f"report: {os.path.join(out_dir, 'report.html')} (the studies side by side) and one folder per study")
 
 
 if __name__ == "__main__":

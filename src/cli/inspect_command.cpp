@@ -5,10 +5,10 @@
 
 #include "cli/command_options.hpp"
 #include "core/error.hpp"
-#include "engine/store/masking_alarms.hpp"
+#include "engine/analysis/masking_alarms.hpp"
+#include "engine/analysis/result_summary.hpp"
+#include "engine/records/schema.hpp"
 #include "engine/store/result_store.hpp"
-#include "engine/store/result_summary.hpp"
-#include "engine/store/schema.hpp"
 
 namespace robustscope::cli {
 namespace {

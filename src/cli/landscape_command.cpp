@@ -18,7 +18,7 @@
 #include "core/runtime/files.hpp"
 #include "core/settings.hpp"
 #include "core/version.hpp"
-#include "engine/store/landscape_store.hpp"
+#include "engine/records/landscape_store.hpp"
 
 namespace robustscope::cli {
 

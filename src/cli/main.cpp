@@ -10,7 +10,7 @@
 #include "core/error.hpp"
 #include "core/runtime/host_memory.hpp"
 #include "core/version.hpp"
-#include "engine/store/hdf5_file.hpp"
+#include "engine/records/hdf5_file.hpp"
 
 namespace {
 

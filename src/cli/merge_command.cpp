@@ -4,6 +4,7 @@
 #include "cli/command_options.hpp"
 #include "core/error.hpp"
 #include "core/runtime/files.hpp"
+#include "engine/analysis/masking_alarms.hpp"
 #include "engine/store/result_store.hpp"
 
 namespace robustscope::cli {
@@ -21,7 +22,7 @@ int merge_command(const Arguments& arguments) {
     throw Error(output, "has no task folder " + store.folder().path() + " to merge from");
   const FileLock lock(store.folder().lock_path(), output);
   const ExperimentSpec spec = stored_spec(read_results(output), output);
-  const ResultStore::MergeSummary summary = store.merge(spec);
+  const ResultStore::MergeSummary summary = store.merge(spec, alarms_of);
   std::printf("%s: %ld tasks planned, %ld completed, %ld failed, %ld pending\n", output.c_str(),
               summary.planned, summary.completed, summary.failed,
               summary.planned - summary.completed - summary.failed);

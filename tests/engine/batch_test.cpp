@@ -17,8 +17,9 @@
 #include "core/models/checkpoint.hpp"
 #include "core/runtime/device.hpp"
 #include "core/runtime/files.hpp"
+#include "engine/records/hdf5_file.hpp"
+#include "engine/records/schema.hpp"
 #include "engine/store/result_store.hpp"
-#include "engine/store/schema.hpp"
 #include "support/batch_runs.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tensor_assertions.hpp"
@@ -234,6 +235,44 @@ TEST_F(Batch, PartsRunAtOnceIntoOneOutputGiveTheFileOfOneRun) {
     EXPECT_NE(refused.exit_code, 0) << bad;
     EXPECT_NE(refused.output.find("--part: \"" + std::string(bad) + "\""), std::string::npos)
         << refused.output;
+  }
+}
+
+// An output folder that another rank does not see (a node-local folder) is refused before any task,
+// naming that rank's host and what it found: a folder of the same name without rank 0's files, or
+// no folder at all. Rank 1 runs in a private mount namespace with a tmpfs over the folder.
+TEST_F(Batch, AnOutputFolderAnotherRankDoesNotSeeIsRefusedBeforeAnyTask) {
+  if (getuid() != 0 || testing::run_command("command -v unshare").exit_code != 0)
+    GTEST_SKIP() << "needs root and unshare for a private mount namespace";
+  const std::string text = sweep_spec(dir, 20);
+  fs::create_directories(dir.file("shared/out"));
+  const std::string output = dir.file("shared/out/r.h5");
+  struct Case {
+    std::string hide;  // what rank 1 does in its namespace before it runs
+    std::string expected;
+  };
+  for (const Case& hidden :
+       {Case{"mount -t tmpfs none " + dir.file("shared/out") + " && mkdir " + output + ".d",
+             "the folder exists here but not rank 0's file in it (No such file or directory): a "
+             "folder of the same name, not shared"},
+        Case{"mount -t tmpfs none " + dir.file("shared"),
+             "the folder does not exist on this host (No such file or directory)"}}) {
+    SCOPED_TRACE(hidden.hide);
+    const std::string spec = write_spec(dir, text, "spec.yaml");
+    const std::string run =
+        std::string(ROBUSTSCOPE_BINARY) + " run " + spec + " --output " + output + " --quiet";
+    const auto refused =
+        testing::run_command("mpirun --allow-run-as-root --oversubscribe -np 1 " + run +
+                             " : -np 1 unshare -m sh -c '" + hidden.hide + " && exec " + run + "'");
+    EXPECT_NE(refused.exit_code, 0) << refused.output;
+    EXPECT_NE(refused.output.find("rank 1 on host " + host_name() +
+                                  " does not see the output's task folder: "),
+              std::string::npos)
+        << refused.output;
+    EXPECT_NE(refused.output.find(hidden.expected), std::string::npos) << refused.output;
+    EXPECT_EQ(testing::count_files(output + ".d/tasks", ".h5"), 0);
+    for (const auto& entry : fs::directory_iterator(output + ".d"))
+      EXPECT_NE(entry.path().filename().string().rfind("visible.", 0), 0u) << "a token left behind";
   }
 }
 
@@ -474,6 +513,28 @@ TEST_F(Batch, TheReportAnswersFromTheResultsFile) {
   const auto agreed = testing::run_command(compare + " < " + dir.file("inspect.csv"));
   EXPECT_EQ(agreed.exit_code, 0) << agreed.output;
   EXPECT_NE(agreed.output.find("agree"), std::string::npos) << agreed.output;
+
+  // Several studies: one report each and their verdicts side by side; two of one name are refused.
+  fs::copy_file(dir.file("r.h5"), dir.file("other.h5"));
+  {
+    Hdf5File other(dir.file("other.h5"), Hdf5File::Mode::kReadWrite);
+    other.write_attribute("/", schema::kName, std::string("other-study"));
+  }
+  const std::string script = testing::python() + " " ROBUSTSCOPE_SOURCE_DIR "/scripts/report.py ";
+  const auto both = testing::run_command(script + dir.file("r.h5") + " " + dir.file("other.h5") +
+                                         " --replicates 20 --out " + dir.file("both"));
+  ASSERT_EQ(both.exit_code, 0) << both.output;
+  const std::string side_by_side = testing::read_file(dir.file("both/report.md"));
+  EXPECT_NE(side_by_side.find("| question | batch-test | other-study |"), std::string::npos)
+      << side_by_side;
+  EXPECT_NE(side_by_side.find("| 1 | Consistency (same ε grid"), std::string::npos) << side_by_side;
+  EXPECT_TRUE(fs::exists(dir.file("both/batch-test/report.md")));
+  EXPECT_TRUE(fs::exists(dir.file("both/other-study/report.md")));
+  const auto same = testing::run_command(script + dir.file("r.h5") + " " + dir.file("r.h5") +
+                                         " --replicates 20 --out " + dir.file("same"));
+  EXPECT_NE(same.exit_code, 0);
+  EXPECT_NE(same.output.find("a second study named 'batch-test'"), std::string::npos)
+      << same.output;
 }
 
 // The study spec's every procedure, on a reduced copy: its models replaced by small MLPs under the

@@ -9,8 +9,8 @@
 
 #include "core/data/cifar10.hpp"
 #include "core/data/idx.hpp"
+#include "engine/records/record.hpp"
 #include "engine/spec/task_plan.hpp"
-#include "engine/store/record.hpp"
 #include "support/temp_dir.hpp"
 
 namespace robustscope {

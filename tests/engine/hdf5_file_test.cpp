@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "engine/store/hdf5_file.hpp"
-#include "engine/store/landscape_store.hpp"
-#include "engine/store/schema.hpp"
+#include "engine/records/hdf5_file.hpp"
+#include "engine/records/landscape_store.hpp"
+#include "engine/records/schema.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tensor_assertions.hpp"
 

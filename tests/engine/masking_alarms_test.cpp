@@ -7,9 +7,9 @@
 #include <cmath>
 
 #include "core/error.hpp"
-#include "engine/store/masking_alarms.hpp"
+#include "engine/analysis/masking_alarms.hpp"
+#include "engine/records/schema.hpp"
 #include "engine/store/result_store.hpp"
-#include "engine/store/schema.hpp"
 #include "support/batch_runs.hpp"
 #include "support/temp_dir.hpp"
 
@@ -283,7 +283,7 @@ TEST_F(MaskingAlarms, MergeStoresTheAlarmsAndInspectPrintsThem) {
   const ResultStore store(dir.file("r.h5"));
   store.record_spec(spec);
   for (const auto& [id, record] : planted(planted_numbers).tasks) store.folder().write_task(record);
-  store.merge(spec);
+  store.merge(spec, alarms_of);
   const StoredResults merged = read_results(dir.file("r.h5"));
   ASSERT_TRUE(merged.alarms.has_value());
   const std::vector<MaskingAlarm> stored = alarms_from_record(*merged.alarms);
@@ -320,7 +320,7 @@ TEST_F(MaskingAlarms, MergeStoresTheAlarmsAndInspectPrintsThem) {
                                     return planted_numbers("sound", procedure);
                                   }).tasks)
     clean.folder().write_task(record);
-  clean.merge(clean_spec);
+  clean.merge(clean_spec, alarms_of);
   EXPECT_TRUE(alarms_from_record(*read_results(dir.file("clean.h5")).alarms).empty());
   const auto quiet =
       testing::run_command(std::string(ROBUSTSCOPE_BINARY) + " inspect " + dir.file("clean.h5"));

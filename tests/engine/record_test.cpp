@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "engine/store/record.hpp"
+#include "engine/records/record.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tensor_assertions.hpp"
 

@@ -11,9 +11,10 @@
 #include "core/runtime/device.hpp"
 #include "core/runtime/hashing.hpp"
 #include "core/runtime/host_memory.hpp"
+#include "engine/analysis/masking_alarms.hpp"
+#include "engine/records/schema.hpp"
 #include "engine/run/task_runner.hpp"
 #include "engine/store/result_store.hpp"
-#include "engine/store/schema.hpp"
 #include "support/batch_runs.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tensor_assertions.hpp"
@@ -259,7 +260,8 @@ TEST_F(StoreAndRunner, TheMergedFileHoldsExactlyThePlansVerifiedTasksAndTheModel
   ASSERT_EQ(notes.size(), 1u);
   EXPECT_NE(notes[0].find("1111111111111111.h5"), std::string::npos) << notes[0];
 
-  const ResultStore::MergeSummary summary = store.merge(spec, {{"extra", std::string("x")}});
+  const ResultStore::MergeSummary summary =
+      store.merge(spec, alarms_of, {{"extra", std::string("x")}});
   EXPECT_EQ(summary.planned, static_cast<int64_t>(plan.size()));
   EXPECT_EQ(summary.completed, 1);
   EXPECT_EQ(summary.failed, 1);
@@ -349,7 +351,7 @@ TEST_F(StoreAndRunner, BatchSizeAutoIsMeasuredOnceRecordedAndKeptByLaterRuns) {
   const ResultStore store(automatic.output);
   store.record_spec(automatic);
   store.folder().write_task(record);
-  store.merge(automatic);
+  store.merge(automatic, alarms_of);
   const StoredResults stored = read_results(automatic.output);
   EXPECT_EQ(stored.models.integer(schema::kModelBatchSize, "a"), 25);
   EXPECT_EQ(plan_tasks(stored_spec(stored, automatic.output)).at(0).id, task.id);

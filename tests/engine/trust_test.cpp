@@ -16,8 +16,8 @@
 #include <thread>
 
 #include "core/runtime/device.hpp"
+#include "engine/records/schema.hpp"
 #include "engine/store/result_store.hpp"
-#include "engine/store/schema.hpp"
 #include "support/batch_runs.hpp"
 #include "support/temp_dir.hpp"
 

@@ -1,8 +1,8 @@
 // The Python mirror of the result schema (scripts/robustscope/schema.py) names every constant of
-// src/engine/store/schema.hpp with the same text, and nothing else.
+// src/engine/records/schema.hpp with the same text, and nothing else.
 #include <gtest/gtest.h>
 
-#include "engine/store/schema.hpp"
+#include "engine/records/schema.hpp"
 #include "support/temp_dir.hpp"
 
 namespace robustscope {

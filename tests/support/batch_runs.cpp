@@ -13,8 +13,8 @@
 #include "core/models/architectures.hpp"
 #include "core/models/checkpoint.hpp"
 #include "core/runtime/device.hpp"
+#include "engine/records/schema.hpp"
 #include "engine/store/result_store.hpp"
-#include "engine/store/schema.hpp"
 #include "support/tensor_assertions.hpp"
 
 namespace robustscope::testing {

@@ -6,7 +6,7 @@
 
 #include "core/eval/dataset_evaluation.hpp"
 #include "engine/procedures/procedures.hpp"
-#include "engine/store/schema.hpp"
+#include "engine/records/schema.hpp"
 
 namespace robustscope {
 namespace {
@@ -105,7 +105,7 @@ std::string EnsembleProcedure::label() const {
   return "worst of " + join(names, "+") + " " + epsilon_text(first.norm, first.epsilon);
 }
 // The worst case over members of any family: judged as a whole, and member by member through
-// broken_by (engine/store/masking_alarms).
+// broken_by (engine/analysis/masking_alarms).
 std::string EnsembleProcedure::family() const { return kKind; }
 std::vector<AttackConfig> EnsembleProcedure::data_checks() const { return members; }
 

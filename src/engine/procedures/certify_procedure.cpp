@@ -2,7 +2,7 @@
 #include <torch/types.h>
 
 #include "engine/procedures/procedures.hpp"
-#include "engine/store/schema.hpp"
+#include "engine/records/schema.hpp"
 
 namespace robustscope {
 
@@ -54,10 +54,7 @@ std::string CertifyProcedure::label() const {
 std::string CertifyProcedure::family() const { return kKind; }
 
 std::vector<AttackConfig> CertifyProcedure::data_checks() const {
-  AttackConfig ball = make_attack_config("pgd");
-  ball.norm = config.norm;
-  ball.epsilon = config.epsilon;
-  return {ball};
+  return {ball_check(config.norm, config.epsilon)};
 }
 
 }  // namespace robustscope

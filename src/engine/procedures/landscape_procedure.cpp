@@ -7,8 +7,8 @@
 #include "core/error.hpp"
 
 #include "engine/procedures/procedures.hpp"
-#include "engine/store/landscape_store.hpp"
-#include "engine/store/schema.hpp"
+#include "engine/records/landscape_store.hpp"
+#include "engine/records/schema.hpp"
 
 namespace robustscope {
 

@@ -3,7 +3,7 @@
 
 #include "core/eval/dataset_evaluation.hpp"
 #include "engine/procedures/procedures.hpp"
-#include "engine/store/schema.hpp"
+#include "engine/records/schema.hpp"
 
 namespace robustscope {
 
@@ -58,10 +58,7 @@ std::string MetricProcedure::label() const {
 std::string MetricProcedure::family() const { return kKind; }
 
 std::vector<AttackConfig> MetricProcedure::data_checks() const {
-  AttackConfig ball = make_attack_config("pgd");
-  ball.norm = config.norm;
-  ball.epsilon = config.epsilon;
-  return {ball};
+  return {ball_check(config.norm, config.epsilon)};
 }
 
 }  // namespace robustscope

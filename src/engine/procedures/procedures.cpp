@@ -4,7 +4,7 @@
 #include <torch/types.h>
 
 #include "core/error.hpp"
-#include "engine/store/schema.hpp"
+#include "engine/records/schema.hpp"
 
 namespace robustscope {
 namespace {
@@ -96,6 +96,13 @@ std::vector<std::string> procedure_kinds() {
   for_each_procedure_type(
       [&](const auto& type) { kinds.push_back(std::decay_t<decltype(type)>::kKind); });
   return kinds;
+}
+
+AttackConfig ball_check(Norm norm, double epsilon) {
+  AttackConfig ball = make_attack_config("pgd");
+  ball.norm = norm;
+  ball.epsilon = epsilon;
+  return ball;
 }
 
 std::string epsilon_text(Norm norm, double epsilon) {

@@ -21,7 +21,7 @@
 #include "core/landscape/landscape.hpp"
 #include "core/metric/robustness_metric.hpp"
 #include "core/models/classifier.hpp"
-#include "engine/store/record.hpp"
+#include "engine/records/record.hpp"
 
 namespace robustscope {
 
@@ -189,6 +189,9 @@ struct Procedure {
 // Every procedure kind, in the spec's order.
 std::vector<std::string> procedure_kinds();
 
+// A ball as the data check sees it (validate_attack_for_data): PGD's settings at `norm` and
+// `epsilon`.
+AttackConfig ball_check(Norm norm, double epsilon);
 // "ε=0.1" for L∞, "l2 ε=1.5" otherwise: the ball in labels.
 std::string epsilon_text(Norm norm, double epsilon);
 // Per-sample datasets of a task set as a clean-accuracy fraction: [N] bool → mean.

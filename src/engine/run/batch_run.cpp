@@ -5,10 +5,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <mutex>
+#include <random>
 #include <set>
 #include <sstream>
 
@@ -21,11 +26,12 @@
 #include "core/settings.hpp"
 #include "core/train/training_job.hpp"
 #include "core/version.hpp"
+#include "engine/analysis/masking_alarms.hpp"
+#include "engine/records/schema.hpp"
 #include "engine/run/coordination.hpp"
 #include "engine/run/interrupt.hpp"
 #include "engine/run/task_runner.hpp"
 #include "engine/store/result_store.hpp"
-#include "engine/store/schema.hpp"
 
 namespace robustscope {
 namespace fs = std::filesystem;
@@ -146,6 +152,8 @@ void remove_partial_files(const TaskFolder& folder, const std::vector<Task>& pla
       if (mine[i]) fs::remove(folder.path() + "/tasks/" + plan[i].id + ".h5.partial");
     return;
   }
+  for (const auto& entry : fs::directory_iterator(folder.path()))  // tokens of killed runs
+    if (entry.path().filename().string().rfind("visible.", 0) == 0) fs::remove(entry.path());
   for (const char* sub : {"/tasks", "/runs"}) {
     const fs::path dir = folder.path() + sub;
     if (!fs::is_directory(dir)) continue;
@@ -247,6 +255,33 @@ std::function<WorkerSlots::Execute(int slot)> task_workers(const ExperimentSpec&
   };
 }
 
+// Proof that every rank sees the output's task folder (a node-local folder would take tasks and
+// then fail to store them): rank 0 writes a token of this run into it, every rank reads it back.
+std::string write_visibility_token(const TaskFolder& folder) {
+  const std::string path = folder.path() + "/visible." + host_name() + "-" +
+                           std::to_string(getpid()) + "." + std::to_string(std::random_device()());
+  atomic_write_text(path, path);
+  return path;
+}
+
+// "" when `token` (a path that holds its own name) reads back here, else why not.
+std::string visibility_problem(const std::string& token) {
+  std::ifstream in(token);
+  if (!in) {
+    const int error = errno;
+    std::error_code ignored;
+    const fs::path folder = fs::path(token).parent_path();
+    return folder.string() + ": " +
+           (fs::is_directory(folder, ignored)
+                ? "the folder exists here but not rank 0's file in it (" +
+                      std::string(std::strerror(error)) + "): a folder of the same name, not shared"
+                : "the folder does not exist on this host (" + std::string(std::strerror(error)) +
+                      ")");
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  return text == token ? "" : token + ": reads back other text than rank 0 wrote";
+}
+
 std::string device_text(const ExperimentSpec& spec, const RunOptions& options) {
   return options.device.empty() ? spec.device : options.device;
 }
@@ -260,48 +295,57 @@ int threads_per_task(const ExperimentSpec& spec, const RunOptions& options, int 
       1, available_cores() / std::max(ranks_on_node, 1) / std::max(options.tasks_in_flight, 1));
 }
 
-RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOptions& options) {
-  const Clock::time_point start = Clock::now();
-  const std::string started = utc_timestamp();
-  const ResultStore store(spec.output);
-  const int threads = threads_per_task(spec, options, cluster.local_size());
-  const ThreadSettings thread_settings = configure_threads(threads);
-  const int slots = std::max(options.tasks_in_flight, 1);
-  RunSummary summary;
-  summary.task_folder = store.folder().path();
+namespace {
 
-  // Everything that can refuse the run happens on rank 0 before any task, then is broadcast.
+// What rank 0's preflight decides: the run's locks, its plan and part, what is left to compute.
+struct PreparedRun {
   std::vector<std::unique_ptr<FileLock>> locks;
   std::vector<Task> plan;
-  std::vector<bool> mine;  // the tasks of this run's part (all of them without --part)
-  std::vector<size_t> pending;
+  std::vector<bool> mine;       // the tasks of this run's part (all of them without --part)
+  std::vector<size_t> pending;  // plan indices of this part's tasks not yet complete
   std::vector<std::string> notes;
+  std::string token;  // write_visibility_token's file
+};
+
+// Rank 0: everything that can refuse the run, before any task; Error when it is refused.
+PreparedRun preflight(ExperimentSpec& spec, const ResultStore& store, const RunOptions& options) {
+  if (options.tasks_in_flight < 1 || options.tasks_in_flight > kMaxTasksInFlight)
+    throw Error("tasks in flight", "must be 1 to " + std::to_string(kMaxTasksInFlight) + ", got " +
+                                       std::to_string(options.tasks_in_flight));
+  if (fs::is_directory(spec.output) || spec.output.back() == '/')
+    throw Error("output", "\"" + spec.output + "\" is a folder: name the results file in it");
+  check_output_folder(fs::absolute(spec.output).parent_path().string(), "output");
+  check_output_path(spec.output, /*force=*/true, "output");
+  check_output_folder(store.folder().path(), "the task folder");
+  parse_device(device_text(spec, options));
+  resolve_models(spec, /*allow_missing=*/false);
+  check_procedures_against_data(spec);
+  store.check_compatible(spec, options.force);
+  resolve_batch_sizes(spec, store.recorded_models_of(spec), options.log);
+  PreparedRun run;
+  run.plan = plan_tasks(spec);
+  run.mine = tasks_of_part(spec, run.plan, options.part, options.parts);
+  run.locks = take_locks(store, options);
+  remove_partial_files(store.folder(), run.plan, run.mine, options.parts == 1);
+  const std::map<std::string, Record> done = store.completed_tasks(run.plan, run.notes);
+  for (size_t i = 0; i < run.plan.size(); ++i)
+    if (run.mine[i] && !done.count(run.plan[i].id)) run.pending.push_back(i);
+  check_inputs(spec, run.plan, run.pending, device_for_local_rank(device_text(spec, options), 0));
+  store.record_spec(spec);
+  run.token = write_visibility_token(store.folder());
+  return run;
+}
+
+// Rank 0's preflight, its verdict sent to every rank once ("ok", the token and the model
+// resolution, or "refused" and why); the other ranks apply the resolution and plan. False on the
+// ranks above 0 when refused; rank 0 throws the refusal.
+bool agree_to_run(MpiCluster& cluster, ExperimentSpec& spec, const ResultStore& store,
+                  const RunOptions& options, PreparedRun& run) {
   std::string verdict;
   if (cluster.rank() == 0) {
     try {
-      if (options.tasks_in_flight < 1 || options.tasks_in_flight > kMaxTasksInFlight)
-        throw Error("tasks in flight", "must be 1 to " + std::to_string(kMaxTasksInFlight) +
-                                           ", got " + std::to_string(options.tasks_in_flight));
-      if (fs::is_directory(spec.output) || spec.output.back() == '/')
-        throw Error("output", "\"" + spec.output + "\" is a folder: name the results file in it");
-      check_output_folder(fs::absolute(spec.output).parent_path().string(), "output");
-      check_output_path(spec.output, /*force=*/true, "output");
-      check_output_folder(store.folder().path(), "the task folder");
-      parse_device(device_text(spec, options));
-      resolve_models(spec, /*allow_missing=*/false);
-      check_procedures_against_data(spec);
-      store.check_compatible(spec, options.force);
-      resolve_batch_sizes(spec, store.recorded_models_of(spec), options.log);
-      plan = plan_tasks(spec);
-      mine = tasks_of_part(spec, plan, options.part, options.parts);
-      locks = take_locks(store, options);
-      remove_partial_files(store.folder(), plan, mine, options.parts == 1);
-      const std::map<std::string, Record> done = store.completed_tasks(plan, notes);
-      for (size_t i = 0; i < plan.size(); ++i)
-        if (mine[i] && !done.count(plan[i].id)) pending.push_back(i);
-      check_inputs(spec, plan, pending, device_for_local_rank(device_text(spec, options), 0));
-      store.record_spec(spec);
-      verdict = "ok\n" + resolution_text(spec);
+      run = preflight(spec, store, options);
+      verdict = "ok\n" + run.token + "\n" + resolution_text(spec);
     } catch (const Error& error) {
       verdict = std::string("refused\n") + error.what();
     }
@@ -309,112 +353,107 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
   verdict = cluster.broadcast(verdict);
   if (verdict.rfind("ok\n", 0) != 0) {
     if (cluster.rank() == 0) throw Error(verdict.substr(verdict.find('\n') + 1));
-    return summary;
+    return false;
   }
   if (cluster.rank() != 0) {
-    apply_resolution_text(spec, verdict.substr(3));
-    plan = plan_tasks(spec);
+    const size_t token_end = verdict.find('\n', 3);
+    run.token = verdict.substr(3, token_end - 3);
+    apply_resolution_text(spec, verdict.substr(token_end + 1));
+    run.plan = plan_tasks(spec);
   }
-  const torch::Device device =
-      device_for_local_rank(device_text(spec, options), cluster.local_rank());
-  const std::vector<std::string> layout = cluster.gather(
-      host_name() + " " + c10::str(device) + " " + std::to_string(thread_settings.threads) +
-      " threads, BLAS " + std::to_string(thread_settings.blas_threads) +
-      (slots > 1 ? ", " + std::to_string(slots) + " tasks in flight" : ""));
-  summary.planned = static_cast<int64_t>(std::count(mine.begin(), mine.end(), true));
+  return true;
+}
 
-  if (cluster.rank() != 0) {
-    if (slots == 1) {
-      TaskWorker worker(spec, plan, store.folder(), device, thread_settings.threads,
-                        cluster.rank());
-      work(*cluster.worker_link(), std::ref(worker));
-    } else {
-      WorkerSlots workers(slots, task_workers(spec, plan, store.folder(), device,
-                                              thread_settings.threads, cluster.rank(), slots));
-      cluster.relay(workers.links(), slots);
-      workers.join();
+// Every rank's layout line (on rank 0; "" elsewhere), once every rank has read the token back;
+// Error on rank 0 naming the first rank that could not, false on the others.
+bool gather_layout(MpiCluster& cluster, const std::string& line, const PreparedRun& run,
+                   const std::string& output, std::vector<std::string>& layout) {
+  layout = cluster.gather(line + "\t" + visibility_problem(run.token));
+  std::string unseen;
+  if (cluster.rank() == 0) {
+    std::error_code ignored;
+    fs::remove(run.token, ignored);
+    for (size_t r = 0; r < layout.size(); ++r) {
+      const size_t tab = layout[r].find('\t');
+      const std::string problem = layout[r].substr(tab + 1);
+      layout[r].resize(tab);
+      if (!problem.empty() && unseen.empty())
+        unseen = "rank " + std::to_string(r) + " on host " +
+                 layout[r].substr(0, layout[r].find(' ')) +
+                 " does not see the output's task folder: " + problem +
+                 "; put the output on a file system every node sees (docs/cluster.md)";
     }
-    return summary;
   }
+  if (cluster.broadcast(unseen).empty()) return true;
+  if (cluster.rank() == 0) throw Error(output, unseen);
+  return false;
+}
 
-  summary.started = true;
-  if (!thread_settings.warning.empty()) options.log("note: " + thread_settings.warning);
-  if (slots > 1 && device.is_cpu() && slots * thread_settings.threads > available_cores())
+// Rank 0's first lines: notes, and what the run will do.
+void log_start(const ExperimentSpec& spec, const RunOptions& options, const PreparedRun& run,
+               const RunSummary& summary, const ThreadSettings& threads, torch::Device device,
+               int ranks) {
+  const int slots = std::max(options.tasks_in_flight, 1);
+  if (!threads.warning.empty()) options.log("note: " + threads.warning);
+  if (slots > 1 && device.is_cpu() && slots * threads.threads > available_cores())
     options.log("note: " + std::to_string(slots) + " tasks in flight × " +
-                std::to_string(thread_settings.threads) + " thread(s) share rank 0's " +
+                std::to_string(threads.threads) + " thread(s) share rank 0's " +
                 std::to_string(available_cores()) +
                 " core(s) (mpirun binds each rank to one core when it starts two or fewer: add "
                 "--bind-to none)");
-  for (const std::string& note : notes) options.log("note: " + note);
-  summary.skipped = summary.planned - static_cast<int64_t>(pending.size());
-  const int64_t to_run = static_cast<int64_t>(pending.size());
+  for (const std::string& note : run.notes) options.log("note: " + note);
   const std::string part_text = options.parts == 1
                                     ? ""
                                     : "part " + std::to_string(options.part) + "/" +
                                           std::to_string(options.parts) + " (of " +
-                                          std::to_string(plan.size()) + " tasks in all): ";
+                                          std::to_string(run.plan.size()) + " tasks in all): ";
   options.log(spec.name + ": " + part_text + std::to_string(summary.planned) + " tasks, " +
-              std::to_string(summary.skipped) + " already complete, " + std::to_string(to_run) +
-              " to run on " + std::to_string(cluster.size()) + " rank" +
-              (cluster.size() == 1 ? "" : "s") +
+              std::to_string(summary.skipped) + " already complete, " +
+              std::to_string(run.pending.size()) + " to run on " + std::to_string(ranks) + " rank" +
+              (ranks == 1 ? "" : "s") +
               (slots > 1 ? ", " + std::to_string(slots) + " tasks in flight on each" : ""));
+}
 
-  std::vector<size_t> model_of(plan.size());
-  for (size_t i = 0; i < plan.size(); ++i) model_of[i] = plan[i].model;
-  Scheduler scheduler(pending, model_of, cluster.size() * slots);
-  WorkerSlots local_workers(
-      slots, task_workers(spec, plan, store.folder(), device, thread_settings.threads, 0, slots));
-  const std::unique_ptr<CoordinatorLink> link =
-      cluster.coordinator_link(local_workers.links(), slots);
-  const Progress progress(to_run);
-  int64_t finished = 0, next_milestone = 1;
-  InterruptWatch interrupt;
-  const CoordinationResult coordination = coordinate(
-      *link, scheduler,
-      [&](const WorkerReport& report) {
-        ++finished;
-        const Task& task = plan[static_cast<size_t>(report.task)];
-        if (report.failed) {
-          ++summary.failed;
-          summary.failures.push_back(task.id + " " + task.key + ": " + report.message);
-        } else {
-          ++summary.computed;
-        }
-        const bool milestone = finished * 10 >= next_milestone * to_run;
-        if (milestone) ++next_milestone;
-        if (options.progress || report.failed || milestone) {
-          char line[160];
-          std::snprintf(line, sizeof(line), "[%ld/%ld] %s ", finished, to_run,
-                        report.failed ? "FAILED" : "done");
-          char tail[96];
-          if (slots == 1)
-            std::snprintf(tail, sizeof(tail), " (%.1f s, rank %d) | ", report.seconds,
-                          report.worker);
-          else
-            std::snprintf(tail, sizeof(tail), " (%.1f s, rank %d slot %d) | ", report.seconds,
-                          report.worker / slots, report.worker % slots);
-          options.log(line + task.key + tail + progress.note(finished) +
-                      (report.failed ? ": " + report.message : ""));
-        }
-      },
-      &interrupt.requested());
-  summary.assignment_wait_seconds = coordination.assignment_wait_seconds;
-  summary.peak_in_flight = coordination.peak_in_flight;
-  summary.seconds = seconds_since(start);
-  if (coordination.interrupted || coordination.out_of_space) {
-    local_workers.detach();  // the caller ends the process; the tasks in flight are abandoned
-    summary.interrupted = coordination.interrupted;
-    summary.interrupt_signal = interrupt.signal();
-    summary.out_of_space = coordination.out_of_space.value_or("");
-    // Counted from the folder, not from reports: another rank may have stored a task whose report
-    // had not arrived yet.
-    for (size_t i = 0; i < plan.size(); ++i)
-      if (mine[i] && store.folder().has_task_file(plan[i].id)) ++summary.kept;
-    return summary;
-  }
-  local_workers.join();
+// What rank 0 does with each worker report: counts it and prints a progress line.
+std::function<void(const WorkerReport&)> progress_reporter(const std::vector<Task>& plan,
+                                                           const RunOptions& options,
+                                                           int64_t to_run, RunSummary& summary) {
+  const int slots = std::max(options.tasks_in_flight, 1);
+  auto progress = std::make_shared<Progress>(to_run);
+  auto counts = std::make_shared<std::pair<int64_t, int64_t>>(0, 1);  // finished, next milestone
+  return [&plan, &options, &summary, slots, to_run, progress, counts](const WorkerReport& report) {
+    int64_t& finished = counts->first;
+    int64_t& next_milestone = counts->second;
+    ++finished;
+    const Task& task = plan[static_cast<size_t>(report.task)];
+    if (report.failed) {
+      ++summary.failed;
+      summary.failures.push_back(task.id + " " + task.key + ": " + report.message);
+    } else {
+      ++summary.computed;
+    }
+    const bool milestone = finished * 10 >= next_milestone * to_run;
+    if (milestone) ++next_milestone;
+    if (!options.progress && !report.failed && !milestone) return;
+    char line[160];
+    std::snprintf(line, sizeof(line), "[%ld/%ld] %s ", finished, to_run,
+                  report.failed ? "FAILED" : "done");
+    char tail[96];
+    if (slots == 1)
+      std::snprintf(tail, sizeof(tail), " (%.1f s, rank %d) | ", report.seconds, report.worker);
+    else
+      std::snprintf(tail, sizeof(tail), " (%.1f s, rank %d slot %d) | ", report.seconds,
+                    report.worker / slots, report.worker % slots);
+    options.log(line + task.key + tail + progress->note(finished) +
+                (report.failed ? ": " + report.message : ""));
+  };
+}
 
-  std::string layout_text;
+// The run's record in the task folder (merge takes the results file's provenance from it).
+Record run_record(const std::string& started, const RunSummary& summary, const RunOptions& options,
+                  const ExperimentSpec& spec, const std::vector<std::string>& layout,
+                  const MpiCluster& cluster, const ThreadSettings& threads) {
+  std::string layout_text;  // "rank: host device threads; …"
   for (size_t r = 0; r < layout.size(); ++r)
     layout_text += (r ? "; " : "") + std::to_string(r) + ": " + layout[r];
   Record run;
@@ -427,11 +466,11 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
   run.set(schema::kEnded, utc_timestamp());
   run.set(schema::kSeconds, summary.seconds);
   run.set(schema::kRanks, static_cast<int64_t>(cluster.size()));
-  run.set(schema::kRankLayout, layout_text);  // "rank: host device threads; …"
+  run.set(schema::kRankLayout, layout_text);
   run.set(schema::kMpiVersion, cluster.library_version());
   run.set(schema::kCodeVersion, code_version());
   run.set(schema::kLibtorchVersion, libtorch_version());
-  run.set(schema::kBlas, thread_settings.blas);
+  run.set(schema::kBlas, threads.blas);
   run.set(schema::kTasksPlanned, summary.planned);
   run.set(schema::kTasksSkipped, summary.skipped);
   run.set(schema::kTasksComputed, summary.computed);
@@ -439,8 +478,77 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
   run.set(schema::kForced, static_cast<int64_t>(options.force));
   run.set(schema::kDataDir, spec.data_dir);
   run.set(schema::kAssignmentWaitSeconds, summary.assignment_wait_seconds);
-  store.folder().write_run(run);
-  store.merge(spec);  // the root's last-run fields come from the run record just written
+  return run;
+}
+
+}  // namespace
+
+RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOptions& options) {
+  const Clock::time_point start = Clock::now();
+  const std::string started = utc_timestamp();
+  const ResultStore store(spec.output);
+  const ThreadSettings threads =
+      configure_threads(threads_per_task(spec, options, cluster.local_size()));
+  const int slots = std::max(options.tasks_in_flight, 1);
+  RunSummary summary;
+  summary.task_folder = store.folder().path();
+  PreparedRun run;
+  if (!agree_to_run(cluster, spec, store, options, run)) return summary;
+  const torch::Device device =
+      device_for_local_rank(device_text(spec, options), cluster.local_rank());
+  std::vector<std::string> layout;
+  const std::string line = host_name() + " " + c10::str(device) + " " +
+                           std::to_string(threads.threads) + " threads, BLAS " +
+                           std::to_string(threads.blas_threads) +
+                           (slots > 1 ? ", " + std::to_string(slots) + " tasks in flight" : "");
+  if (!gather_layout(cluster, line, run, spec.output, layout)) return summary;
+
+  if (cluster.rank() != 0) {
+    if (slots == 1) {
+      TaskWorker worker(spec, run.plan, store.folder(), device, threads.threads, cluster.rank());
+      work(*cluster.worker_link(), std::ref(worker));
+    } else {
+      WorkerSlots workers(slots, task_workers(spec, run.plan, store.folder(), device,
+                                              threads.threads, cluster.rank(), slots));
+      cluster.relay(workers.links(), slots);
+      workers.join();
+    }
+    return summary;
+  }
+
+  summary.started = true;
+  summary.planned = static_cast<int64_t>(std::count(run.mine.begin(), run.mine.end(), true));
+  summary.skipped = summary.planned - static_cast<int64_t>(run.pending.size());
+  log_start(spec, options, run, summary, threads, device, cluster.size());
+  std::vector<size_t> model_of(run.plan.size());
+  for (size_t i = 0; i < run.plan.size(); ++i) model_of[i] = run.plan[i].model;
+  Scheduler scheduler(run.pending, model_of, cluster.size() * slots);
+  WorkerSlots local_workers(
+      slots, task_workers(spec, run.plan, store.folder(), device, threads.threads, 0, slots));
+  const std::unique_ptr<CoordinatorLink> link =
+      cluster.coordinator_link(local_workers.links(), slots);
+  InterruptWatch interrupt;
+  const CoordinationResult coordination = coordinate(
+      *link, scheduler,
+      progress_reporter(run.plan, options, static_cast<int64_t>(run.pending.size()), summary),
+      &interrupt.requested());
+  summary.assignment_wait_seconds = coordination.assignment_wait_seconds;
+  summary.peak_in_flight = coordination.peak_in_flight;
+  summary.seconds = seconds_since(start);
+  if (coordination.interrupted || coordination.out_of_space) {
+    local_workers.detach();  // the caller ends the process; the tasks in flight are abandoned
+    summary.interrupted = coordination.interrupted;
+    summary.interrupt_signal = interrupt.signal();
+    summary.out_of_space = coordination.out_of_space.value_or("");
+    // Counted from the folder, not from reports: another rank may have stored a task whose report
+    // had not arrived yet.
+    for (size_t i = 0; i < run.plan.size(); ++i)
+      if (run.mine[i] && store.folder().has_task_file(run.plan[i].id)) ++summary.kept;
+    return summary;
+  }
+  local_workers.join();
+  store.folder().write_run(run_record(started, summary, options, spec, layout, cluster, threads));
+  store.merge(spec, alarms_of);  // the root's last-run fields come from the run record just written
   return summary;
 }
 

@@ -10,7 +10,7 @@
 #include "core/models/architectures.hpp"
 #include "core/models/batch_memory.hpp"
 #include "core/models/model_source.hpp"
-#include "engine/store/schema.hpp"
+#include "engine/records/schema.hpp"
 
 namespace robustscope {
 

@@ -13,8 +13,8 @@
 
 #include "core/data/dataset.hpp"
 #include "core/models/classifier.hpp"
+#include "engine/records/record.hpp"
 #include "engine/spec/task_plan.hpp"
-#include "engine/store/record.hpp"
 
 namespace robustscope {
 

@@ -12,8 +12,7 @@
 #include "core/runtime/files.hpp"
 #include "core/train/recipes.hpp"
 #include "core/version.hpp"
-#include "engine/store/masking_alarms.hpp"
-#include "engine/store/schema.hpp"
+#include "engine/records/schema.hpp"
 
 namespace robustscope {
 namespace fs = std::filesystem;
@@ -327,7 +326,8 @@ std::map<std::string, AttributeValue> last_run_provenance(
 }  // namespace
 
 ResultStore::MergeSummary ResultStore::merge(
-    const ExperimentSpec& spec, const std::map<std::string, AttributeValue>& provenance) const {
+    const ExperimentSpec& spec, const Alarms& alarms,
+    const std::map<std::string, AttributeValue>& provenance) const {
   // Parts of a sweep finishing at once merge one after the other, each reading every task file
   // written before its turn: the last to merge writes every part's tasks.
   std::unique_ptr<FileLock> writing;
@@ -376,10 +376,11 @@ ResultStore::MergeSummary ResultStore::merge(
       write_record(file, std::string("/") + schema::kRunsGroup + "/" + id, run);
     write_record(file, std::string("/") + schema::kModelsGroup, model_resolution(spec));
     write_record(file, std::string("/") + schema::kSettingsGroup, settings_table(spec, plan));
-    StoredResults merged;
-    merged.tasks = completed;
-    write_record(file, std::string("/") + schema::kAlarmsGroup,
-                 alarms_record(masking_alarms(spec, merged)));
+    if (alarms) {
+      StoredResults merged;
+      merged.tasks = completed;
+      write_record(file, std::string("/") + schema::kAlarmsGroup, alarms(spec, merged));
+    }
     Record root;
     root.set(schema::kSchema, std::string(schema::kResults));
     root.set(schema::kName, spec.name);

@@ -9,13 +9,14 @@
 // self-contained: every command that reads them works without the spec or the models.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/records/record.hpp"
 #include "engine/spec/task_plan.hpp"
-#include "engine/store/record.hpp"
 
 namespace robustscope {
 
@@ -72,6 +73,8 @@ struct RecordedSpec {
   Record models;
 };
 
+struct StoredResults;  // below
+
 class ResultStore {
  public:
   explicit ResultStore(std::string output);
@@ -98,10 +101,14 @@ class ResultStore {
   struct MergeSummary {
     int64_t planned = 0, completed = 0, failed = 0;
   };
-  // Writes `<output>` from the verified tasks of `spec`'s plan, failed ones, the run records and
-  // the model resolution; `provenance` adds root attributes. On a write failure (a full disk)
-  // `<output>` is left as it was and no partial file remains.
-  MergeSummary merge(const ExperimentSpec& spec,
+  // What the layers above the store add to a merged file from its completed tasks: the analysis
+  // layer's gradient-masking alarms (engine/analysis/masking_alarms.hpp's alarms_of).
+  using Alarms = std::function<Record(const ExperimentSpec& spec, const StoredResults& completed)>;
+  // Writes `<output>` from the verified tasks of `spec`'s plan, failed ones, the run records, the
+  // model resolution, the settings table and, when given, `alarms` of the completed tasks;
+  // `provenance` adds root attributes. On a write failure (a full disk) `<output>` is left as it
+  // was and no partial file remains.
+  MergeSummary merge(const ExperimentSpec& spec, const Alarms& alarms = {},
                      const std::map<std::string, AttributeValue>& provenance = {}) const;
 
  private:

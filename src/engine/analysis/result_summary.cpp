@@ -1,9 +1,9 @@
 // Per-setting summaries of stored results.
-#include "engine/store/result_summary.hpp"
+#include "engine/analysis/result_summary.hpp"
 
 #include <map>
 
-#include "engine/store/schema.hpp"
+#include "engine/records/schema.hpp"
 
 namespace robustscope {
 

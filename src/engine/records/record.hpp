@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/store/hdf5_file.hpp"
+#include "engine/records/hdf5_file.hpp"
 
 namespace robustscope {
 

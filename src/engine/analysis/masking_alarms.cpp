@@ -1,5 +1,5 @@
 // Gradient-masking checks over the per-setting numbers of a results file.
-#include "engine/store/masking_alarms.hpp"
+#include "engine/analysis/masking_alarms.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,8 +9,8 @@
 #include <tuple>
 
 #include "core/data/dataset.hpp"
-#include "engine/store/result_summary.hpp"
-#include "engine/store/schema.hpp"
+#include "engine/analysis/result_summary.hpp"
+#include "engine/records/schema.hpp"
 
 namespace robustscope {
 namespace {
@@ -462,6 +462,10 @@ std::vector<MaskingAlarm> masking_alarms(const ExperimentSpec& spec, const Store
   check_stalled_ascent(spec, outcomes, thresholds, alarms);
   check_equivalent_copies(spec, outcomes, thresholds, alarms);
   return alarms;
+}
+
+Record alarms_of(const ExperimentSpec& spec, const StoredResults& completed) {
+  return alarms_record(masking_alarms(spec, completed));
 }
 
 Record alarms_record(const std::vector<MaskingAlarm>& alarms) {

@@ -1,5 +1,5 @@
 // Landscape results as Records.
-#include "engine/store/landscape_store.hpp"
+#include "engine/records/landscape_store.hpp"
 
 #include <torch/types.h>
 

@@ -1,5 +1,5 @@
 // The HDF5 wrapper: RAII handles around the C API, errors with file and object path.
-#include "engine/store/hdf5_file.hpp"
+#include "engine/records/hdf5_file.hpp"
 
 #include <hdf5.h>
 #include <torch/types.h>

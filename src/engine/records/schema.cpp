@@ -1,5 +1,5 @@
 // The schema's names and the task status.
-#include "engine/store/schema.hpp"
+#include "engine/records/schema.hpp"
 
 namespace robustscope::schema {
 

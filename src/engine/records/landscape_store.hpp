@@ -7,8 +7,8 @@
 #include <string>
 
 #include "core/landscape/landscape.hpp"
-#include "engine/store/record.hpp"
-#include "engine/store/schema.hpp"
+#include "engine/records/record.hpp"
+#include "engine/records/schema.hpp"
 
 namespace robustscope {
 

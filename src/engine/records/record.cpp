@@ -1,5 +1,5 @@
 // Records: the one HDF5 write and read of results, and their checksum.
-#include "engine/store/record.hpp"
+#include "engine/records/record.hpp"
 
 #include <torch/types.h>
 

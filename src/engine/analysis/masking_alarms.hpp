@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/records/record.hpp"
 #include "engine/spec/experiment_spec.hpp"
-#include "engine/store/record.hpp"
 #include "engine/store/result_store.hpp"
 
 namespace robustscope {
@@ -49,6 +49,9 @@ const std::vector<std::string>& masking_check_names();
 // The alarms of every model over the completed tasks of `results`.
 std::vector<MaskingAlarm> masking_alarms(const ExperimentSpec& spec, const StoredResults& results,
                                          const AlarmThresholds& thresholds = {});
+
+// The alarms of `completed` as the record merge stores (ResultStore::Alarms).
+Record alarms_of(const ExperimentSpec& spec, const StoredResults& completed);
 
 // As a record: one group per alarm ("0", "1", …) with its fields as attributes; and back.
 Record alarms_record(const std::vector<MaskingAlarm>& alarms);
