@@ -94,6 +94,21 @@ SPEC
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ROBUSTSCOPE_BINARY="$binary"
 export ROBUSTSCOPE_HOME=$source_dir
+
+# A time limit below the shipped --signal lead (300 s) is refused at once, not requeued forever.
+short=$(cd "$work" && sbatch --parsable --gpus-per-node=0 --ntasks-per-node=1 --cpus-per-task=1 \
+  --time=1 --output="$work/short.out" "$source_dir/slurm/one-node.sbatch" "$work/sweep.yaml" --quiet) ||
+  fail "sbatch refused the short job"
+for _ in $(seq 120); do
+  [[ -z $(squeue -h -j "$short" 2>/dev/null) ]] && break
+  sleep 1
+done
+[[ -z $(squeue -h -j "$short" 2>/dev/null) ]] || fail "the short job $short did not end by itself"
+grep -q "is not above the USR1 lead (300 s)" "$work/short.out" || fail "the short job was not refused"
+! grep -q "requeueing" "$work/short.out" || fail "the short job was requeued"
+echo "the job with --time=1 under a 300 s signal lead was refused"
+
+export ROBUSTSCOPE_SIGNAL_LEAD=50  # the jobs below ask for USR1 50 s before their limit
 job=$(cd "$work" && sbatch --parsable --gpus-per-node=0 --ntasks-per-node=2 --cpus-per-task=1 \
   --time=1 --signal=B:USR1@50 --output="$work/job.out" \
   "$source_dir/slurm/one-node.sbatch" "$work/sweep.yaml" --quiet) || fail "sbatch refused the job"

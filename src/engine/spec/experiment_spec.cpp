@@ -426,6 +426,87 @@ class ProcedureParser {
 
 const std::vector<std::string> kTrainLocationKeys = {"arch"};
 
+// A model's name: an HDF5 link name in every results file (no "/", not "." or ".."), a part of
+// task keys (no | = , @) and printed in messages (no spaces or control characters: a NUL would
+// cut it short); unique in the spec.
+std::string parse_model_name(const SpecReader& reader, const YAML::Node& entry,
+                             std::set<std::string>& names) {
+  if (!entry["name"]) reader.fail(entry, "a model needs a name");
+  const std::string name = reader.scalar(entry["name"], "model name");
+  const bool control = std::any_of(name.begin(), name.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+  if (name.empty() || name == "." || name == ".." || control ||
+      name.find_first_of("/|=,@ ") != std::string::npos)
+    reader.fail(entry["name"],
+                "a model name must be non-empty, not \".\" or \"..\", without / | = , @, spaces "
+                "or control characters");
+  if (!names.insert(name).second)
+    reader.fail(entry["name"], "duplicate model name \"" + name + "\"");
+  return name;
+}
+
+// `train:`: the settings of the recipe that makes a missing checkpoint, checked as a training job.
+void parse_training(const SpecReader& reader, const YAML::Node& entry, ModelSpec& model,
+                    const ExperimentSpec& spec) {
+  const YAML::Node train = entry["train"];
+  if (!train.IsMap()) reader.fail(train, "train must be a map of training settings");
+  if (model.source.kind != "checkpoint")
+    reader.fail(train, "train: makes a checkpoint; it cannot go with torchscript:");
+  if (model.dataset.empty())
+    reader.fail(entry, "model " + model.name + ": train: needs the model's dataset");
+  std::set<std::string> seen;
+  for (const auto& item : train) {
+    const std::string key = reader.scalar(item.first, "train key");
+    if (!seen.insert(key).second) reader.fail(item.first, "duplicate key \"" + key + "\"");
+    model.training[key] = reader.scalar(item.second, "train setting");
+  }
+  try {
+    TrainingJob::from_settings(model.training, model.dataset);
+  } catch (const Error& error) {
+    // Place the error at the key it is about.
+    for (const auto& item : train) {
+      const std::string key = item.first.Scalar();
+      if (key == error.location().key)
+        reader.fail(
+            error.location().subject == Location::Subject::kKeyName ? item.first : item.second,
+            error);
+    }
+    reader.fail(train, error);
+  }
+  // Two entries that train one checkpoint file must train it the same way, however each spells
+  // its path ("m.pt", "./m.pt", an absolute path, a symbolic or, where the file exists, a hard
+  // link to it).
+  const std::string file = resolved_path(model.source.path);
+  const auto same_file = [&file](const std::string& path) {
+    std::error_code error;
+    return resolved_path(path) == file || std::filesystem::equivalent(path, file, error);
+  };
+  const ModelSpec* other = nullptr;
+  for (const ModelSpec& candidate : spec.models)
+    if (!candidate.training.empty() && same_file(candidate.source.path)) other = &candidate;
+  if (other && (other->training != model.training || other->dataset != model.dataset))
+    reader.fail(train, "model " + model.name + " trains " + model.source.path +
+                           " with other settings than model " + other->name + " (" +
+                           other->location + ", " + other->source.path +
+                           (other->source.path == model.source.path ? "" : ", the same file") +
+                           "): one file cannot hold both");
+}
+
+void parse_reparameterization(const SpecReader& reader, const YAML::Node& entry, ModelSpec& model) {
+  const YAML::Node change = entry["reparameterize"];
+  reader.check_keys(change, "reparameterize", {"last_layer_scale", "relu_rescale"});
+  for (const auto& item : change) {
+    try {
+      model.reparameterization.set(item.first.Scalar(), reader.scalar(item.second, "value"));
+    } catch (const Error& error) {
+      reader.fail(item.second, error);
+    }
+  }
+  if (model.source.kind != "checkpoint")
+    reader.fail(change, "reparameterize needs a built-in model (checkpoint:)");
+}
+
 void parse_models(const SpecReader& reader, const YAML::Node& node, ExperimentSpec& spec) {
   if (!node.IsSequence() || node.size() == 0)
     reader.fail(node, "models must be a non-empty list of maps");
@@ -435,21 +516,7 @@ void parse_models(const SpecReader& reader, const YAML::Node& node, ExperimentSp
                       {"name", "checkpoint", "torchscript", "dataset", "train", "reparameterize"});
     ModelSpec model;
     model.location = reader.where(entry);
-    if (!entry["name"]) reader.fail(entry, "a model needs a name");
-    model.name = reader.scalar(entry["name"], "model name");
-    // The name is an HDF5 link name in every results file (no "/", not "." or ".."), a part of
-    // task keys (no | = , @) and printed in messages (no spaces or control characters: a NUL
-    // would cut it short).
-    const bool control = std::any_of(model.name.begin(), model.name.end(), [](char c) {
-      return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-    });
-    if (model.name.empty() || model.name == "." || model.name == ".." || control ||
-        model.name.find_first_of("/|=,@ ") != std::string::npos)
-      reader.fail(entry["name"],
-                  "a model name must be non-empty, not \".\" or \"..\", without / | = , @, spaces "
-                  "or control characters");
-    if (!names.insert(model.name).second)
-      reader.fail(entry["name"], "duplicate model name \"" + model.name + "\"");
+    model.name = parse_model_name(reader, entry, names);
     if (!!entry["checkpoint"] == !!entry["torchscript"])
       reader.fail(entry, "model " + model.name + " needs exactly one of checkpoint, torchscript");
     model.source.kind = entry["checkpoint"] ? "checkpoint" : "torchscript";
@@ -465,63 +532,8 @@ void parse_models(const SpecReader& reader, const YAML::Node& node, ExperimentSp
     } else if (model.source.kind == "torchscript") {
       reader.fail(entry, "model " + model.name + ": a TorchScript model needs its dataset");
     }
-    if (entry["train"]) {
-      const YAML::Node train = entry["train"];
-      if (!train.IsMap()) reader.fail(train, "train must be a map of training settings");
-      if (model.source.kind != "checkpoint")
-        reader.fail(train, "train: makes a checkpoint; it cannot go with torchscript:");
-      if (model.dataset.empty())
-        reader.fail(entry, "model " + model.name + ": train: needs the model's dataset");
-      std::set<std::string> seen;
-      for (const auto& item : train) {
-        const std::string key = reader.scalar(item.first, "train key");
-        if (!seen.insert(key).second) reader.fail(item.first, "duplicate key \"" + key + "\"");
-        model.training[key] = reader.scalar(item.second, "train setting");
-      }
-      try {
-        TrainingJob::from_settings(model.training, model.dataset);
-      } catch (const Error& error) {
-        // Place the error at the key it is about.
-        for (const auto& item : train) {
-          const std::string key = item.first.Scalar();
-          if (key == error.location().key)
-            reader.fail(
-                error.location().subject == Location::Subject::kKeyName ? item.first : item.second,
-                error);
-        }
-        reader.fail(train, error);
-      }
-      // Two entries that train one checkpoint file must train it the same way, however each
-      // spells its path ("m.pt", "./m.pt", an absolute path, a symbolic or, where the file
-      // exists, a hard link to it).
-      const std::string file = resolved_path(model.source.path);
-      const auto same_file = [&file](const std::string& path) {
-        std::error_code error;
-        return resolved_path(path) == file || std::filesystem::equivalent(path, file, error);
-      };
-      const ModelSpec* other = nullptr;
-      for (const ModelSpec& candidate : spec.models)
-        if (!candidate.training.empty() && same_file(candidate.source.path)) other = &candidate;
-      if (other && (other->training != model.training || other->dataset != model.dataset))
-        reader.fail(train, "model " + model.name + " trains " + model.source.path +
-                               " with other settings than model " + other->name + " (" +
-                               other->location + ", " + other->source.path +
-                               (other->source.path == model.source.path ? "" : ", the same file") +
-                               "): one file cannot hold both");
-    }
-    if (entry["reparameterize"]) {
-      const YAML::Node change = entry["reparameterize"];
-      reader.check_keys(change, "reparameterize", {"last_layer_scale", "relu_rescale"});
-      for (const auto& item : change) {
-        try {
-          model.reparameterization.set(item.first.Scalar(), reader.scalar(item.second, "value"));
-        } catch (const Error& error) {
-          reader.fail(item.second, error);
-        }
-      }
-      if (model.source.kind != "checkpoint")
-        reader.fail(change, "reparameterize needs a built-in model (checkpoint:)");
-    }
+    if (entry["train"]) parse_training(reader, entry, model, spec);
+    if (entry["reparameterize"]) parse_reparameterization(reader, entry, model);
     spec.models.push_back(model);
   }
 }
@@ -549,6 +561,76 @@ void refuse_repeated_settings(const ExperimentSpec& spec) {
                 "the setting " + found->first + " is written twice (also at " +
                     place_of_setting(spec, found->second, p) +
                     "): each setting may appear once, its results are kept once");
+  }
+}
+
+// `samples:`: which samples, in shards of how many, in batches of how many (or auto, in a budget).
+void parse_samples(const SpecReader& reader, const YAML::Node& samples,
+                   SampleSelection& selection) {
+  reader.check_keys(samples, "samples",
+                    {"offset", "count", "shard_size", "batch_size", "batch_memory_mib"});
+  if (!samples["count"]) reader.fail(samples, "samples needs count (how many samples to use)");
+  constexpr int64_t kMostSamples = int64_t{1} << 31;
+  selection.count = reader.integer(samples["count"], "samples count", 1, kMostSamples);
+  if (samples["offset"])
+    selection.offset = reader.integer(samples["offset"], "offset", 0, kMostSamples);
+  const YAML::Node batch_size = samples["batch_size"];
+  if (batch_size && batch_size.IsScalar() && batch_size.Scalar() == "auto") {
+    selection.batch_auto = true;
+  } else if (batch_size) {
+    const std::string written = reader.scalar(batch_size, "batch_size");
+    if (written.find_first_not_of("+-0123456789") != std::string::npos)
+      reader.fail(batch_size, "batch_size = " + written + " is neither a number nor auto");
+    selection.batch_size = reader.integer(batch_size, "batch_size", 1, 1 << 24);
+  }
+  if (samples["batch_memory_mib"]) {
+    if (!selection.batch_auto)
+      reader.fail(samples["batch_memory_mib"],
+                  "batch_memory_mib is the budget of batch_size: auto");
+    selection.batch_memory_mib =
+        reader.integer(samples["batch_memory_mib"], "batch_memory_mib", 1, int64_t{1} << 30);
+  }
+  if (samples["shard_size"])
+    selection.shard_size = reader.integer(samples["shard_size"], "shard_size", 1, kMostSamples);
+  if (!selection.batch_auto && selection.shard_size % selection.batch_size != 0) {
+    reader.fail(samples["shard_size"] ? samples["shard_size"] : samples,
+                "shard_size (" + std::to_string(selection.shard_size) +
+                    ") must be a multiple of batch_size (" + std::to_string(selection.batch_size) +
+                    "): batches then begin at the same samples however the selection is "
+                    "sharded, which keeps every number independent of the sharding");
+  }
+}
+
+// seed, threads, device, data and limits: how and on what the spec runs.
+void parse_run_settings(const SpecReader& reader, const YAML::Node& root, ExperimentSpec& spec) {
+  if (root["seed"]) spec.seed = reader.seed(root["seed"], "seed");
+  if (root["threads"])
+    spec.threads = static_cast<int>(reader.integer(root["threads"], "threads", 0, 1 << 20));
+  if (root["device"]) {
+    spec.device = reader.scalar(root["device"], "device");
+    const bool valid =
+        spec.device == "auto" || spec.device == "cpu" || spec.device == "cuda" ||
+        (spec.device.rfind("cuda:", 0) == 0 && spec.device.size() > 5 && spec.device.size() < 9 &&
+         spec.device.find_first_not_of("0123456789", 5) == std::string::npos);
+    if (!valid)
+      reader.fail(root["device"],
+                  "device \"" + spec.device + "\" (allowed: auto, cpu, cuda, cuda:<index>)");
+  }
+  if (root["data"]) {
+    const YAML::Node data = root["data"];
+    reader.check_keys(data, "data", {"dir", "split"});
+    if (data["dir"]) spec.data_dir = reader.scalar(data["dir"], "data dir");
+    if (data["split"]) {
+      spec.samples.split = reader.scalar(data["split"], "split");
+      if (spec.samples.split != "train" && spec.samples.split != "test")
+        reader.fail(data["split"], "split \"" + spec.samples.split + "\" (allowed: train, test)");
+    }
+  }
+  if (root["limits"]) {
+    reader.check_keys(root["limits"], "limits", {"max_tasks"});
+    if (root["limits"]["max_tasks"])
+      spec.max_tasks =
+          reader.integer(root["limits"]["max_tasks"], "max_tasks", 1, kMostPlannedTasks);
   }
 }
 
@@ -586,69 +668,8 @@ ExperimentSpec parse_spec(const std::string& text, const std::string& path) {
   spec.name = reader.scalar(root["name"], "name");
   spec.output = reader.scalar(root["output"], "output");
   if (spec.output.empty()) reader.fail(root["output"], "output must name an HDF5 file");
-  if (root["seed"]) spec.seed = reader.seed(root["seed"], "seed");
-  if (root["threads"])
-    spec.threads = static_cast<int>(reader.integer(root["threads"], "threads", 0, 1 << 20));
-  if (root["device"]) {
-    spec.device = reader.scalar(root["device"], "device");
-    const bool valid =
-        spec.device == "auto" || spec.device == "cpu" || spec.device == "cuda" ||
-        (spec.device.rfind("cuda:", 0) == 0 && spec.device.size() > 5 && spec.device.size() < 9 &&
-         spec.device.find_first_not_of("0123456789", 5) == std::string::npos);
-    if (!valid)
-      reader.fail(root["device"],
-                  "device \"" + spec.device + "\" (allowed: auto, cpu, cuda, cuda:<index>)");
-  }
-  if (root["data"]) {
-    const YAML::Node data = root["data"];
-    reader.check_keys(data, "data", {"dir", "split"});
-    if (data["dir"]) spec.data_dir = reader.scalar(data["dir"], "data dir");
-    if (data["split"]) {
-      spec.samples.split = reader.scalar(data["split"], "split");
-      if (spec.samples.split != "train" && spec.samples.split != "test")
-        reader.fail(data["split"], "split \"" + spec.samples.split + "\" (allowed: train, test)");
-    }
-  }
-  if (root["limits"]) {
-    reader.check_keys(root["limits"], "limits", {"max_tasks"});
-    if (root["limits"]["max_tasks"])
-      spec.max_tasks =
-          reader.integer(root["limits"]["max_tasks"], "max_tasks", 1, kMostPlannedTasks);
-  }
-  const YAML::Node samples = root["samples"];
-  reader.check_keys(samples, "samples",
-                    {"offset", "count", "shard_size", "batch_size", "batch_memory_mib"});
-  if (!samples["count"]) reader.fail(samples, "samples needs count (how many samples to use)");
-  constexpr int64_t kMostSamples = int64_t{1} << 31;
-  spec.samples.count = reader.integer(samples["count"], "samples count", 1, kMostSamples);
-  if (samples["offset"])
-    spec.samples.offset = reader.integer(samples["offset"], "offset", 0, kMostSamples);
-  const YAML::Node batch_size = samples["batch_size"];
-  if (batch_size && batch_size.IsScalar() && batch_size.Scalar() == "auto") {
-    spec.samples.batch_auto = true;
-  } else if (batch_size) {
-    const std::string written = reader.scalar(batch_size, "batch_size");
-    if (written.find_first_not_of("+-0123456789") != std::string::npos)
-      reader.fail(batch_size, "batch_size = " + written + " is neither a number nor auto");
-    spec.samples.batch_size = reader.integer(batch_size, "batch_size", 1, 1 << 24);
-  }
-  if (samples["batch_memory_mib"]) {
-    if (!spec.samples.batch_auto)
-      reader.fail(samples["batch_memory_mib"],
-                  "batch_memory_mib is the budget of batch_size: auto");
-    spec.samples.batch_memory_mib =
-        reader.integer(samples["batch_memory_mib"], "batch_memory_mib", 1, int64_t{1} << 30);
-  }
-  if (samples["shard_size"])
-    spec.samples.shard_size = reader.integer(samples["shard_size"], "shard_size", 1, kMostSamples);
-  if (!spec.samples.batch_auto && spec.samples.shard_size % spec.samples.batch_size != 0) {
-    reader.fail(samples["shard_size"] ? samples["shard_size"] : samples,
-                "shard_size (" + std::to_string(spec.samples.shard_size) +
-                    ") must be a multiple of batch_size (" +
-                    std::to_string(spec.samples.batch_size) +
-                    "): batches then begin at the same samples however the selection is "
-                    "sharded, which keeps every number independent of the sharding");
-  }
+  parse_run_settings(reader, root, spec);
+  parse_samples(reader, root["samples"], spec.samples);
   parse_models(reader, root["models"], spec);
   if (!spec.samples.batch_auto)
     for (ModelSpec& model : spec.models) model.batch_size = spec.samples.batch_size;
