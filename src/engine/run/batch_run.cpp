@@ -552,9 +552,12 @@ RunSummary run_experiment(MpiCluster& cluster, ExperimentSpec spec, const RunOpt
   return summary;
 }
 
-PrepareSummary prepare_models(MpiCluster& cluster, const ExperimentSpec& spec,
-                              const RunOptions& options) {
-  // One training per missing checkpoint file: reparameterised entries share their base's file.
+namespace {
+
+// The checkpoints prepare must train, one per missing file (reparameterised entries share their
+// base's), checked before any trains: existing checkpoints readable and made for their data set,
+// every missing file with train: settings, the new files writable, their data readable.
+std::vector<const ModelSpec*> checkpoints_to_train(const ExperimentSpec& spec) {
   std::vector<const ModelSpec*> missing;
   std::set<std::string> paths;
   for (const ModelSpec& model : spec.models) {
@@ -596,7 +599,14 @@ PrepareSummary prepare_models(MpiCluster& cluster, const ExperimentSpec& spec,
   // The data every training reads, once, before any trains (each rank checks what it will read).
   for (const std::string& name : datasets)
     for (const char* split : {"train", "test"}) load_dataset(name, spec.data_dir, split);
+  return missing;
+}
 
+}  // namespace
+
+PrepareSummary prepare_models(MpiCluster& cluster, const ExperimentSpec& spec,
+                              const RunOptions& options) {
+  const std::vector<const ModelSpec*> missing = checkpoints_to_train(spec);
   PrepareSummary summary;
   summary.to_train = static_cast<int64_t>(missing.size());
   const int threads = threads_per_task(spec, options, cluster.local_size());
