@@ -58,9 +58,9 @@ struct AttackPoint {
   // differ only in budget (b, c).
   std::string shape;
   double accuracy = 0;
-  // Ensembles: the share of samples its black-box and its white-box members broke, and who broke
-  // how many.
-  double black_box_share = 0, white_box_share = 0;
+  // Ensembles: the share of samples its black-box members broke, and which members (black-box,
+  // white-box) broke how many.
+  double black_box_share = 0;
   std::string black_box_breakers, white_box_breakers;
 };
 
@@ -157,7 +157,7 @@ std::optional<AttackPoint> attack_point(const SettingSummary& setting,
                              static_cast<double>(found->second.samples);
         const bool black =
             role_of(find_attack(ensemble->members[m].name).family) == Role::kBlackBox;
-        (black ? point.black_box_share : point.white_box_share) += share;
+        if (black) point.black_box_share += share;
         (black ? black_box : white_box).push_back(names[m] + " broke " + text(share));
       }
       point.black_box_breakers = join(black_box, ", ");
